@@ -1,0 +1,1 @@
+"""The Textual face: app, screens, widgets. Thin over ``console.core``."""
