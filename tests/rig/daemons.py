@@ -114,50 +114,78 @@ class DaemonProcess:
         )
 
     def stop(self, timeout_s: float = 15.0) -> None:
-        """SIGTERM the daemon and every process it forked, SIGKILL what lingers."""
-        family = [self.pid, *descendants_of(self.pid)]
-        for pid in family:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
+        """SIGTERM the daemon (it shuts its own children down), then SIGKILL
+        whatever it forked that is still there."""
+        family = descendants_of(self.pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGTERM)
         try:
             self.popen.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            pass
-        for pid in family:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+                os.kill(self.pid, signal.SIGKILL)
+        for process in family:
+            process.signal(signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout=5.0)
 
     def kill(self) -> None:
         """SIGKILL the daemon and every process it forked at once: what a host
         that dies looks like to a client (connections drop, nothing answers)."""
-        family = [self.pid, *descendants_of(self.pid)]
-        for pid in family:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        family = descendants_of(self.pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        for process in family:
+            process.signal(signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout=5.0)
 
 
-def descendants_of(root_pid: int) -> list[int]:
+@dataclass(frozen=True)
+class ProcessIdentity:
+    """A pid plus its start time, so a pid reused by another process is never signalled."""
+
+    pid: int
+    start_ticks: int
+
+    def signal(self, signum: int) -> None:
+        if _start_ticks(self.pid) != self.start_ticks:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signum)
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Fields after the command name, which is in parentheses and may contain spaces.
+    return stat.rsplit(")", 1)[1].split()
+
+
+def _start_ticks(pid: int) -> int | None:
+    fields = _stat_fields(pid)
+    return int(fields[19]) if fields else None
+
+
+def descendants_of(root_pid: int) -> list[ProcessIdentity]:
     """All processes below ``root_pid`` (sshd's per-connection children call
-    setsid, so a process group kill would miss them)."""
-    children: dict[int, list[int]] = {}
+    setsid, so a process-group kill would miss them)."""
+    children: dict[int, list[ProcessIdentity]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
+        fields = _stat_fields(int(entry.name))
+        if fields is None:
             continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(parent, []).append(int(entry.name))
-    found: list[int] = []
+        identity = ProcessIdentity(int(entry.name), int(fields[19]))
+        children.setdefault(int(fields[1]), []).append(identity)
+    found: list[ProcessIdentity] = []
     pending = [root_pid]
     while pending:
         pid = pending.pop()
         for child in children.get(pid, []):
             found.append(child)
-            pending.append(child)
+            pending.append(child.pid)
     return found
