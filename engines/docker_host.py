@@ -384,6 +384,9 @@ class DockerHost:
                 environment=dict(spec.env),
                 ports={f"{spec.container_port}/tcp": binding},
                 restart_policy={"Name": "unless-stopped"},
+                # An init as PID 1 forwards SIGTERM (a bare app as PID 1 ignores it,
+                # so every stop would wait for the SIGKILL timeout) and reaps zombies.
+                init=True,
             )
             try:
                 container.start()
@@ -496,10 +499,11 @@ class DockerHost:
                 raise InvalidTargetInput(self.name, f"digest {digest!r} is not a sha256 digest")
 
         def prune(client: docker.DockerClient) -> list[str]:
-            images = client.api.images(name=repository)
+            # Inspect, not list: the list API rounds creation times to seconds.
+            images = [client.api.inspect_image(i["Id"]) for i in client.api.images(name=repository)]
             used_ids = {summary["ImageID"] for summary in client.api.containers(all=True)}
             kept_created = [
-                image["Created"] for image in images if _digests_of(image, repository) & keep
+                _created_ns(image) for image in images if _digests_of(image, repository) & keep
             ]
             if not kept_created:
                 return []
@@ -507,7 +511,8 @@ class DockerHost:
             removed: list[str] = []
             for image in images:
                 digests = _digests_of(image, repository)
-                if digests & keep or image["Id"] in used_ids or image["Created"] >= newest_kept:
+                too_new = _created_ns(image) >= newest_kept
+                if digests & keep or image["Id"] in used_ids or too_new:
                     continue
                 references = [f"{repository}@{digest}" for digest in sorted(digests)]
                 references += [
@@ -726,6 +731,17 @@ def _digests_of(image: Mapping[str, Any], repository: str) -> set[str]:
         for reference in image.get("RepoDigests") or []
         if reference.partition("@")[0] == repository
     }
+
+
+def _created_ns(image: Mapping[str, Any]) -> int:
+    """Nanoseconds since the epoch from Docker's RFC 3339 ``Created`` (nanosecond digits)."""
+    created = str(image.get("Created", ""))
+    match = re.match(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?", created)
+    if match is None:
+        return 0
+    seconds = datetime.fromisoformat(match.group(1) + "+00:00").timestamp()
+    fraction = (match.group(2) or "0")[:9].ljust(9, "0")
+    return int(seconds) * 1_000_000_000 + int(fraction)
 
 
 def _info_from_summary(summary: Mapping[str, Any]) -> ContainerInfo:

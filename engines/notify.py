@@ -25,7 +25,10 @@ class Delivery:
 def _post(url: str, payload: dict[str, Any], timeout_s: float) -> Delivery:
     body = json.dumps(payload, default=str).encode()
     request = urllib.request.Request(
-        url, data=body, method="POST", headers={"Content-Type": "application/json", "User-Agent": "shipdeck"}
+        url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": "shipdeck"},
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 - http(s) only, validated in config

@@ -59,12 +59,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add("list", handle_list, "list flags with their state per environment and overrides")
     add("show", handle_show, "show every field of one flag").add_argument("key")
 
-    create = add("create", handle_create, "create a flag (off everywhere) and print its cleanup ticket")
+    create = add(
+        "create", handle_create, "create a flag (off everywhere) and print its cleanup ticket"
+    )
     create.add_argument("key")
     create.add_argument("--owner", required=True, help="team or person who removes it")
     create.add_argument("--type", required=True, choices=FLAG_TYPES, dest="flag_type")
     create.add_argument("--description", default="")
-    create.add_argument("--cleanup-by", metavar="YYYY-MM-DD", help="default: created + 30 days (release)")
+    create.add_argument(
+        "--cleanup-by", metavar="YYYY-MM-DD", help="default: created + 30 days (release)"
+    )
     create.add_argument("--ticket", default="", help="cleanup ticket reference, e.g. PAY-123")
 
     set_ = add("set", handle_set, "set the rollout percentage (all environments unless --env)")
@@ -226,7 +230,12 @@ async def handle_list(args: argparse.Namespace, ctx: Any) -> int:
         )
         if flag.key in overrides:
             notes.append(f"override: {flag.key}: {overrides[flag.key].describe()}")
-    text = _table(rows) if len(flags) else f"no flags in {path}"
+    if len(flags):
+        text = _table(rows)
+    elif not path.exists():
+        text = f"no flags file at {path} (shipdeck flags create KEY --owner O --type T creates it)"
+    else:
+        text = f"no flags in {path}"
     if notes:
         text += "\n\n" + "\n".join(notes)
     doc = {

@@ -504,7 +504,8 @@ class FlagFile:
                 # Remember the signature so a broken file is reported once, not every poll.
                 self._snapshot = _with_signature(self._snapshot, signature)
                 if error != self.last_error:
-                    _log.warning("flags: keeping the last good version: %s", error)
+                    kept = "keeping the last good version" if self._snapshot.version else "no flags"
+                    _log.warning("flags: %s (%s)", error, kept)
             self.last_error = error
         for listener in list(self._listeners):
             try:

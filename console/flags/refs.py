@@ -91,7 +91,7 @@ def scan_references(
     *,
     exclude: Iterable[str | os.PathLike[str]] = (),
 ) -> dict[str, list[Reference]]:
-    """Every reference to each key under ``root``; keys with none map to ``[]``.
+    """Every reference to each key under ``root``, by path then line; none → ``[]``.
 
     ``exclude`` lists files not to scan (the flags file itself names every flag).
     """
@@ -124,4 +124,4 @@ def scan_references(
                     if key not in seen:
                         seen.add(key)
                         found[key].append(Reference(key, relative, number, line.strip()[:200]))
-    return found
+    return {key: sorted(refs, key=lambda r: (r.path, r.line)) for key, refs in found.items()}

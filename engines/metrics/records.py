@@ -19,7 +19,9 @@ from typing import Protocol
 
 TRACKS = ("baseline", "canary")
 
-_EMPTY: Mapping[str, float] = MappingProxyType({})
+
+def _empty() -> Mapping[str, float]:
+    return MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +37,8 @@ class ArmSample:
     requests: int
     errors: int = 0
     latency_buckets: tuple[tuple[float, int], ...] = ()
-    gauges: Mapping[str, float] = field(default=_EMPTY)
-    counters: Mapping[str, float] = field(default=_EMPTY)
+    gauges: Mapping[str, float] = field(default_factory=_empty)
+    counters: Mapping[str, float] = field(default_factory=_empty)
 
     def __post_init__(self) -> None:
         if self.requests < 0 or self.errors < 0:

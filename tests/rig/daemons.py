@@ -31,7 +31,11 @@ class RigUnavailable(Exception):
 def find_binary(name: str, package: str) -> str:
     """Path of a system binary (also looked up in sbin, which root's PATH may lack)."""
     path = shutil.which(name) or next(
-        (p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}", f"/sbin/{name}") if os.path.exists(p)),
+        (
+            p
+            for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}", f"/sbin/{name}")
+            if os.path.exists(p)
+        ),
         None,
     )
     if path is None:
@@ -109,9 +113,7 @@ class DaemonProcess:
                 )
             time.sleep(0.05)
         self.stop()
-        raise RigUnavailable(
-            self.component, f"not {what} after {timeout_s:g}s: {self.log_tail()}"
-        )
+        raise RigUnavailable(self.component, f"not {what} after {timeout_s:g}s: {self.log_tail()}")
 
     def stop(self, timeout_s: float = 15.0) -> None:
         """SIGTERM the daemon (it shuts its own children down), then SIGKILL

@@ -62,9 +62,9 @@ class RigRegistry:
         raise last_error
 
     def answers(self) -> bool:
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"http://{self.address}/v2/", timeout=1) as response:  # noqa: S310
-                return response.status == 200
+        url = f"http://{self.address}/v2/"
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310
+            return response.status == 200
         return False
 
     def manifest_digest(self, repository: str, tag: str) -> str | None:

@@ -25,17 +25,18 @@ this is also a supermartingale for the composite null ``r <= r0`` (or
 and interval; it is all the state we keep.
 
 Anytime confidence bounds come from inverting the tests over the grid. The
-lower bound ``L`` is the largest grid point such that ``r <= g`` is rejected at
-level ``alpha`` for every grid point ``g <= L``, so the claim is ``r > L``
-(valid: if the truth were ``r <= L``, the grid point just above ``r`` would be
-a true null that was rejected). Bounds are intersected over time (running
-max/min), which keeps them valid and makes them monotone.
+lower bound ``L`` is the largest grid point such that ``r <= g`` has been
+rejected at level ``alpha`` (at some look) for every grid point ``g <= L``, so
+the claim is ``r > L``. Valid: if the truth were ``r <= L``, the grid point
+just above ``r`` would be a true null that was rejected, which by Ville
+happens with probability at most ``alpha``. The bounds are monotone in time.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import accumulate
 
 DEFAULT_LOW = 1 / 32
 DEFAULT_HIGH = 32.0
@@ -137,8 +138,10 @@ class RateRatioEProcess:
         self._threshold_lower = math.log(1 / alpha_lower)
         self._threshold_upper = math.log(1 / alpha_upper)
         self._loglik = [0.0] * len(grid.ratios)
-        self._lower: float | None = None
-        self._upper: float | None = None
+        # bounds as grid indices: every point <= ratios[_lower_index] and every
+        # point >= ratios[_upper_index] has been rejected at some look
+        self._lower_index = -1
+        self._upper_index = len(grid.ratios)
         self.canary_events = 0.0
         self.canary_exposure = 0.0
         self.baseline_events = 0.0
@@ -208,49 +211,48 @@ class RateRatioEProcess:
     @property
     def lower_bound(self) -> float:
         """Anytime ``1 - alpha_lower`` bound: ``r > lower_bound`` (0 if none yet)."""
-        return 0.0 if self._lower is None else self._lower
+        return 0.0 if self._lower_index < 0 else self.grid.ratios[self._lower_index]
 
     @property
     def upper_bound(self) -> float:
         """Anytime ``1 - alpha_upper`` bound: ``r < upper_bound`` (inf if none yet)."""
-        return math.inf if self._upper is None else self._upper
+        if self._upper_index >= len(self.grid.ratios):
+            return math.inf
+        return self.grid.ratios[self._upper_index]
 
     def _refresh_bounds(self) -> None:
+        """Extend the bounds with the grid points rejected now.
+
+        A grid point once rejected stays rejected: Ville's inequality bounds
+        the chance that a true null is *ever* rejected, so "every grid point
+        up to L was rejected at some look" is as valid as "at this look", and
+        it makes the bounds monotone and each refresh cheap (it resumes where
+        the last one stopped)."""
         grid = self.grid
         loglik = self._loglik
         peak = max(loglik)
-        exp = math.exp
+        exp, log = math.exp, math.log
         weights = [exp(p + ll - peak) for p, ll in zip(grid.log_prior, loglik, strict=True)]
         size = len(weights)
-        # lower: scan up from the smallest ratio while r <= g stays rejected
-        suffix = [0.0] * (size + 1)
-        for i in range(size - 1, -1, -1):
-            suffix[i] = suffix[i + 1] + weights[i]
-        lower = None
-        for i in range(size - 1):
-            mass = suffix[i + 1]
+        # lower: every point up to _lower_index has been rejected (r <= g)
+        above = list(accumulate(reversed(weights)))[::-1]  # above[i] = Σ_{j>=i} w_j
+        i = self._lower_index + 1
+        while i < size - 1:
+            mass = above[i + 1]
             if mass <= 0:
                 break
-            log_e = math.log(mass) + peak - grid.log_prior_above[i] - loglik[i]
-            if log_e < self._threshold_lower:
+            if log(mass) + peak - grid.log_prior_above[i] - loglik[i] < self._threshold_lower:
                 break
-            lower = grid.ratios[i]
-        # upper: scan down from the largest ratio while r >= g stays rejected
-        prefix = 0.0
-        prefixes = [0.0] * size
-        for i in range(size):
-            prefixes[i] = prefix
-            prefix += weights[i]
-        upper = None
-        for i in range(size - 1, 0, -1):
-            mass = prefixes[i]
+            self._lower_index = i
+            i += 1
+        # upper: every point from _upper_index on has been rejected (r >= g)
+        below = list(accumulate(weights))  # below[i] = Σ_{j<=i} w_j
+        i = self._upper_index - 1
+        while i > 0:
+            mass = below[i - 1]
             if mass <= 0:
                 break
-            log_e = math.log(mass) + peak - grid.log_prior_below[i] - loglik[i]
-            if log_e < self._threshold_upper:
+            if log(mass) + peak - grid.log_prior_below[i] - loglik[i] < self._threshold_upper:
                 break
-            upper = grid.ratios[i]
-        if lower is not None and (self._lower is None or lower > self._lower):
-            self._lower = lower
-        if upper is not None and (self._upper is None or upper < self._upper):
-            self._upper = upper
+            self._upper_index = i
+            i -= 1

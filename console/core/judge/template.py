@@ -180,9 +180,7 @@ def _parse_template(mapping: Mapping[str, Any], source: str) -> AnalysisTemplate
             values[key] = _number(source, key, value, low, 86400.0)
         elif key in ("alpha_fail", "alpha_pass"):
             values[key] = _number(source, key, value, 0.0, 0.5)
-        elif key == "errors_alpha_share":
-            values[key] = _number(source, key, value, 0.0, 1.0)
-        elif key in ("traffic_min_share",):
+        elif key == "errors_alpha_share" or key in ("traffic_min_share",):
             values[key] = _number(source, key, value, 0.0, 1.0)
         elif key in (
             "error_ratio_fail",
@@ -200,9 +198,7 @@ def _parse_template(mapping: Mapping[str, Any], source: str) -> AnalysisTemplate
             values[key] = qs
         elif key in ("min_canary_requests", "min_reference_requests"):
             values[key] = _integer(source, key, value, 0)
-        elif key == "traffic_min_expected_requests":
-            values[key] = _integer(source, key, value, 1)
-        elif key == "traffic_window_intervals":
+        elif key == "traffic_min_expected_requests" or key == "traffic_window_intervals":
             values[key] = _integer(source, key, value, 1)
         elif key == "dispersion_guard":
             values[key] = _boolean(source, key, value)

@@ -1,0 +1,1 @@
+"""Benchmark of the canary judge (``python -m bench.judge``)."""

@@ -1,0 +1,47 @@
+"""``shipdeck hosts``: each host, reachable or not (with reason), Docker version, containers."""
+
+from __future__ import annotations
+
+import argparse
+
+from console.cli_commands.context import CliContext
+from console.core.errors import ExitCode
+from console.core.fleet import probe_hosts_factory
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    hosts = subparsers.add_parser(
+        "hosts", help="reachability, Docker version and shipdeck containers per host"
+    )
+    hosts.add_argument("names", nargs="*", metavar="HOST", help="only these hosts")
+    hosts.set_defaults(handler=handle_hosts)
+
+
+async def handle_hosts(args: argparse.Namespace, ctx: CliContext) -> int:
+    config = ctx.config()
+    names = args.names or sorted(config.hosts)
+    for name in names:
+        if name not in config.hosts:
+            from console.core.errors import InvalidInput
+
+            raise InvalidInput(
+                f'unknown host "{name}" (configured: {", ".join(sorted(config.hosts))})'
+            )
+    view = await probe_hosts_factory(config)(names)
+    lines = []
+    for name in names:
+        host = view[name]
+        if not host["reachable"]:
+            lines.append(f"{name}: UNREACHABLE — {host['error']}")
+            continue
+        lines.append(
+            f"{name}: docker {host['docker_version']}, {len(host['containers'])} shipdeck containers"
+        )
+        for c in host["containers"]:
+            slot = "/".join(p for p in (c["color"], c["track"]) if p)
+            lines.append(
+                f"  {c['service']:<16} {c['release']:<14} {slot:<14} {c['state']:<9} {c['health']}"
+            )
+    ctx.out.document({"hosts": [{"name": n, **view[n]} for n in names]}, "\n".join(lines))
+    unreachable = [n for n in names if not view[n]["reachable"]]
+    return int(ExitCode.UNREACHABLE) if unreachable else 0

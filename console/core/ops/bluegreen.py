@@ -1,0 +1,552 @@
+"""Blue-green deploy: start on the idle color, prove it, swap, keep the old color warm.
+
+The deploy is a persisted state machine: every step is written to the store
+before it acts, so a killed process leaves a deployment whose step says what
+may be half-done, and ``rollback`` or ``deploy --resume`` can finish it. Any
+failure rolls traffic back to the previous color (if it moved), stops what
+was started, records why, notifies and reports exit 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from console.core.config import EnvironmentTarget, ServiceConfig
+from console.core.errors import Blocked, ExitCode, InvalidInput, OperationFailed, ShipdeckError
+from console.core.locking import held
+from console.core.ops import releases as rel
+from console.core.ops.context import OpContext
+from console.core.ops.gate import SchemaDeclaration, check_swap
+from console.core.ops.instances import check_slot_healthy, start_slot, stop_slot, view_slots
+from console.core.ops.traffic import plan_traffic
+from console.core.ops.verify import post_deploy_verify, run_smoke_tests
+from console.core.store import Release, TrafficRecord
+
+STEPS = ("resolving", "starting", "smoke", "gate", "swapping", "swapped", "verifying", "done")
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    service: str
+    environment: str
+    image: str | None
+    strategy: str | None = None
+    lock_wait_s: float = 0.0
+    dry_run: bool = False
+    resume: bool = False
+    schema_needs: int | None = None
+    schema_supports: int | None = None
+    verify_s: float | None = None  # override the service's post-deploy window
+
+
+@dataclass
+class DeployResult:
+    deployment_id: int | None
+    outcome: str  # succeeded | rolled_back | failed | planned
+    reason: str | None
+    release: str | None
+    previous_release: str | None
+    duration_s: float
+    plan: list[str] = field(default_factory=list)
+    lb_diff: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        return int(ExitCode.OK if self.outcome in ("succeeded", "planned") else ExitCode.FAILED)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def other_color(color: str | None) -> str:
+    return "green" if color == "blue" else "blue"
+
+
+def target(
+    ctx: OpContext, service_name: str, environment: str
+) -> tuple[ServiceConfig, EnvironmentTarget]:
+    service = ctx.config.service(service_name)
+    if environment not in service.environments:
+        known = ", ".join(service.environments)
+        raise InvalidInput(
+            f"{service_name} has no environment {environment!r} (configured: {known})"
+        )
+    return service, service.environments[environment]
+
+
+class AbortWatch:
+    """Notices an ``abort_requested`` event recorded by another process (rollback/abort)."""
+
+    def __init__(self, ctx: OpContext, deployment_id: int) -> None:
+        self.ctx = ctx
+        self.deployment_id = deployment_id
+        self._after = 0
+        self.requested_by: str | None = None
+
+    def poll(self) -> bool:
+        if self.requested_by is not None:
+            return True
+        for event in self.ctx.store.events(self.deployment_id, after_id=self._after, limit=1000):
+            self._after = event.id
+            if event.kind == "abort_requested":
+                self.requested_by = str(event.data.get("operator", "someone"))
+        return self.requested_by is not None
+
+    def check(self) -> None:
+        if self.poll():
+            raise OperationFailed(f"aborted by {self.requested_by}")
+
+
+async def image_labels(ctx: OpContext, env: EnvironmentTarget, image_ref: str) -> dict[str, str]:
+    host = ctx.fleet.host(env.hosts[0])
+    await host.ensure_image(image_ref)
+    return await host.image_labels(image_ref)
+
+
+def declaration(
+    request: DeployRequest, labels: dict[str, str], service: ServiceConfig
+) -> dict[str, str]:
+    """Labels to record with the release: image labels, overridden by explicit flags."""
+    result = {k: v for k, v in labels.items() if k.startswith(service.schema_label + ".")}
+    if request.schema_needs is not None:
+        result[f"{service.schema_label}.needs"] = str(request.schema_needs)
+    if request.schema_supports is not None:
+        result[f"{service.schema_label}.supports"] = str(request.schema_supports)
+    SchemaDeclaration.from_labels(
+        result, service.schema_label
+    )  # validate now, before anything starts
+    return result
+
+
+async def apply_traffic(
+    ctx: OpContext,
+    service: ServiceConfig,
+    env: EnvironmentTarget,
+    slots: dict[str, str],
+    live_slot: str,
+    canary_weight_pct: int = 0,
+    preview_slot: str | None = None,
+    deployment_id: int | None = None,
+) -> None:
+    plan = plan_traffic(
+        service, env, ctx.config.hosts, slots, live_slot, canary_weight_pct, preview_slot
+    )
+    result = await ctx.lbs.apply(plan)
+    ctx.emit(
+        "traffic",
+        f"LB {env.load_balancer}: {plan.describe()} ({result.get('method', 'reload')}, {result.get('duration_s', 0):.2f}s)",
+        deployment_id,
+        weights=plan.weights(),
+        live_slot=live_slot,
+        canary_weight_pct=canary_weight_pct,
+        preview_slot=preview_slot,
+        **{k: v for k, v in result.items() if k in ("method", "duration_s", "verified_release")},
+    )
+
+
+def record_traffic(
+    ctx: OpContext,
+    service: str,
+    environment: str,
+    live_color: str,
+    colors: dict[str, int | None],
+    canary_release: int | None = None,
+    canary_weight_pct: int = 0,
+) -> None:
+    ctx.store.set_traffic(
+        TrafficRecord(
+            service,
+            environment,
+            live_color,
+            colors.get("blue"),
+            colors.get("green"),
+            canary_release,
+            canary_weight_pct,
+            ctx.clock.now(),
+        )
+    )
+
+
+async def deploy_blue_green(ctx: OpContext, request: DeployRequest) -> DeployResult:
+    """Run (or resume, or plan) a blue-green deploy under the service lock."""
+    service, env = target(ctx, request.service, request.environment)
+    if request.dry_run:
+        return await plan_blue_green(ctx, request)
+    started = ctx.clock.monotonic()
+    resume_from = None
+    force = False
+    if request.resume:
+        resume_from = interrupted_deployment(ctx, service.name, env.name)
+        force = True
+    lease_s = ctx.config.lock_lease_s
+    if force:
+        ours, current = ctx.store.try_lock(
+            service.name, ctx.operator, "resume deploy", lease_s, ctx.clock.now()
+        )
+        if ours is None and current is not None and not current.is_stale(ctx.clock.now()):
+            raise Blocked(
+                f"{service.name}: the deployment is still running (lock held by {current.holder} with a live heartbeat)"
+            )
+        if ours is None:
+            ctx.store.try_lock(
+                service.name, ctx.operator, "resume deploy", lease_s, ctx.clock.now(), force=True
+            )
+            ctx.store.audit(
+                ctx.operator,
+                "lock-takeover",
+                service.name,
+                f"resume of deployment #{resume_from.id}",
+                ctx.clock.now(),
+            )
+        ctx.store.release_lock(service.name)
+    async with held(
+        ctx.store,
+        service.name,
+        ctx.operator,
+        f"deploy {request.image or 'resume'} to {env.name}",
+        lease_s,
+        ctx.clock,
+        request.lock_wait_s,
+    ):
+        return await _run(ctx, request, service, env, started, resume_from)
+
+
+def interrupted_deployment(ctx: OpContext, service: str, environment: str):  # type: ignore[no-untyped-def]
+    running = ctx.store.in_progress(service, environment)
+    if not running:
+        raise Blocked(f"{service}/{environment}: no interrupted deployment to resume")
+    deployment = running[-1]
+    lock = ctx.store.lock(service)
+    if lock is not None and not lock.is_stale(ctx.clock.now()) and lock.holder != ctx.operator:
+        raise Blocked(
+            f"{service}: deployment #{deployment.id} is still running ({lock.holder} holds a live lock)"
+        )
+    return deployment
+
+
+async def _run(ctx, request, service, env, started, resume_from) -> DeployResult:  # type: ignore[no-untyped-def]
+    store = ctx.store
+    traffic = store.traffic(service.name, env.name)
+    if resume_from is not None:
+        state = dict(resume_from.state)
+        deployment_id = resume_from.id
+        ctx.emit(
+            "resumed",
+            f"resuming deployment #{deployment_id} at step {resume_from.step}",
+            deployment_id,
+            step=resume_from.step,
+        )
+        image_ref = state["image_ref"]
+        to_release = store.release(state["to_release_id"])
+        from_color = state.get("from_color")
+        idle = state["to_color"]
+    else:
+        choice = rel.parse_image_argument(service, request.image or "")
+        image_ref = await rel.resolve(ctx.fleet, env, choice)
+        labels = declaration(request, await image_labels(ctx, env, image_ref), service)
+        to_release = rel.record(
+            store, service.name, env.name, choice.tag, image_ref, ctx.clock.now(), labels
+        )
+        from_color = traffic.live_color if traffic else None
+        idle = other_color(from_color)
+        state = {
+            "strategy": "blue-green",
+            "image_ref": image_ref,
+            "to_release_id": to_release.id,
+            "from_color": from_color,
+            "to_color": idle,
+            "swapped": False,
+        }
+        from_id = traffic.release_of(from_color) if traffic and from_color else None
+        deployment_id = store.start_deployment(
+            service.name,
+            env.name,
+            "blue-green",
+            "deploy",
+            from_id,
+            to_release.id,
+            ctx.operator,
+            ctx.clock.now(),
+            state,
+        )
+        ctx.emit(
+            "deploy_started",
+            f"deploying {to_release.name} ({image_ref}) to {service.name}/{env.name} on {idle}",
+            deployment_id,
+            service=service.name,
+            environment=env.name,
+            release=to_release.name,
+            image=image_ref,
+            color=idle,
+        )
+    from_release = rel.live_release(store, traffic)
+    watch = AbortWatch(ctx, deployment_id)
+
+    def step(name: str, **extra: Any) -> None:
+        state.update(extra)
+        store.update_deployment(deployment_id, ctx.clock.now(), step=name, state=state)
+
+    try:
+        if not state.get("swapped"):
+            step("starting")
+            ctx.emit(
+                "step",
+                f"starting {to_release.name} on {idle} on {', '.join(env.hosts)}",
+                deployment_id,
+                step="starting",
+            )
+            timings = await start_slot(ctx.fleet, service, env, idle, to_release.name, image_ref)
+            ctx.emit(
+                "healthy",
+                f"{to_release.name} healthy on every host",
+                deployment_id,
+                seconds_to_healthy=timings,
+            )
+            store.mark_release(to_release.id, ctx.clock.now(), healthy=True)
+            watch.check()
+            slots = await _running_slots(ctx, service, env)
+            if from_color and from_color in slots:
+                await apply_traffic(
+                    ctx,
+                    service,
+                    env,
+                    slots,
+                    from_color,
+                    preview_slot=idle,
+                    deployment_id=deployment_id,
+                )
+            step("smoke")
+            passed = await run_smoke_tests(ctx.fleet, service, env, idle)
+            ctx.emit(
+                "smoke_passed", f"{len(passed)} smoke checks passed", deployment_id, checks=passed
+            )
+            watch.check()
+            step("gate")
+            _gate(ctx, service, env, to_release, from_release)
+            step("swapping")
+            ctx.emit(
+                "step",
+                f"swapping traffic {from_color or 'nothing'} → {idle}",
+                deployment_id,
+                step="swapping",
+            )
+            slots = await _running_slots(ctx, service, env)
+            await apply_traffic(
+                ctx,
+                service,
+                env,
+                slots,
+                idle,
+                preview_slot=from_color if from_color in slots else None,
+                deployment_id=deployment_id,
+            )
+            colors = {c: (traffic.release_of(c) if traffic else None) for c in ("blue", "green")}
+            colors[idle] = to_release.id
+            if from_color not in slots and from_color is not None:
+                colors[from_color] = None
+            record_traffic(ctx, service.name, env.name, idle, colors)
+            store.mark_release(to_release.id, ctx.clock.now(), live=True)
+            step("swapped", swapped=True)
+            ctx.emit(
+                "swapped",
+                f"{to_release.name} is live on {idle}"
+                + (f"; {from_release.name} warm on {from_color}" if from_release else ""),
+                deployment_id,
+            )
+        else:
+            await check_slot_healthy(ctx.fleet, service, env, idle)
+            ctx.emit("step", f"re-checked: {to_release.name} healthy on {idle}", deployment_id)
+        step("verifying")
+        window_s = service.post_deploy_verify_s if request.verify_s is None else request.verify_s
+        summary = await post_deploy_verify(
+            ctx.fleet, service, env, idle, ctx.clock, window_s, should_stop=watch.poll
+        )
+        ctx.emit("verified", summary, deployment_id)
+        store.mark_release(to_release.id, ctx.clock.now(), healthy=True)
+        step("done")
+        store.finish_deployment(deployment_id, "succeeded", None, ctx.clock.now())
+        await _prune(ctx, service, env)
+        text = f"{service.name}/{env.name}: {from_release.name if from_release else 'nothing'} → {to_release.name} deployed"
+        ctx.emit("deploy_succeeded", text, deployment_id, release=to_release.name)
+        await ctx.notify(
+            service.name,
+            "deploy_succeeded",
+            text,
+            deployment_id=deployment_id,
+            release=to_release.name,
+        )
+        return DeployResult(
+            deployment_id,
+            "succeeded",
+            None,
+            to_release.name,
+            from_release.name if from_release else None,
+            ctx.clock.monotonic() - started,
+        )
+    except (ShipdeckError, asyncio.CancelledError) as error:
+        reason = "cancelled" if isinstance(error, asyncio.CancelledError) else str(error)
+        outcome = await _undo(
+            ctx, service, env, deployment_id, state, to_release, from_color, traffic, reason
+        )
+        if isinstance(error, asyncio.CancelledError):
+            raise
+        if isinstance(error, Blocked):
+            raise
+        return DeployResult(
+            deployment_id,
+            outcome,
+            reason,
+            to_release.name,
+            from_release.name if from_release else None,
+            ctx.clock.monotonic() - started,
+        )
+
+
+def _gate(
+    ctx: OpContext,
+    service: ServiceConfig,
+    env: EnvironmentTarget,
+    to_release: Release,
+    from_release: Release | None,
+) -> None:
+    schema = rel.current_schema(ctx.store, service, env.name)
+    check_swap(
+        to_release.name,
+        rel.schema_of(to_release, service),
+        schema,
+        from_release.name if from_release else None,
+        rel.schema_of(from_release, service),
+    )
+
+
+async def _running_slots(
+    ctx: OpContext, service: ServiceConfig, env: EnvironmentTarget
+) -> dict[str, str]:
+    views = await view_slots(ctx.fleet, service, env)
+    return {slot: view.release for slot, view in views.items() if view.everywhere and view.release}  # type: ignore[misc]
+
+
+async def _undo(
+    ctx, service, env, deployment_id, state, to_release, from_color, traffic, reason
+) -> str:  # type: ignore[no-untyped-def]
+    """Return traffic to the previous color if it moved, stop what was started, record, notify.
+
+    The LB is never left pointing at nothing: if traffic moved and there is no
+    previous color to return to (a first deploy), the new release keeps serving.
+    """
+    store = ctx.store
+    ctx.emit("deploy_failed", f"deploy failed: {reason}", deployment_id, reason=reason)
+    outcome = "failed"
+    problems: list[str] = []
+    idle = state["to_color"]
+    moved = bool(state.get("swapped"))
+    restored = False
+    try:
+        slots = await _running_slots(ctx, service, env)
+    except ShipdeckError as error:
+        slots = {}
+        problems.append(f"could not list containers: {error}")
+    if from_color and from_color in slots:
+        try:
+            await apply_traffic(
+                ctx,
+                service,
+                env,
+                {k: v for k, v in slots.items() if k != idle},
+                from_color,
+                deployment_id=deployment_id,
+            )
+            restored = True
+            colors = {
+                "blue": traffic.blue_release if traffic else None,
+                "green": traffic.green_release if traffic else None,
+            }
+            colors[idle] = None
+            record_traffic(ctx, service.name, env.name, from_color, colors)
+            if moved:
+                outcome = "rolled_back"
+                ctx.emit("rolled_back", f"traffic back on {from_color}", deployment_id)
+        except ShipdeckError as error:
+            problems.append(f"could not restore traffic: {error}")
+    elif moved:
+        problems.append(
+            "no previous release is running to return traffic to; the new release keeps serving"
+        )
+    if not moved or restored:
+        problems += await stop_slot(
+            ctx.fleet, service, env, idle, to_release.name if to_release else None
+        )
+    final_reason = reason + (f" ({'; '.join(problems)})" if problems else "")
+    store.finish_deployment(deployment_id, outcome, final_reason, ctx.clock.now())
+    name = to_release.name if to_release else "?"
+    text = (
+        f"{service.name}/{env.name}: deploy of {name} {outcome.replace('_', ' ')}: {final_reason}"
+    )
+    await ctx.notify(service.name, "deploy_" + outcome, text, deployment_id=deployment_id)
+    return outcome
+
+
+async def _prune(ctx: OpContext, service: ServiceConfig, env: EnvironmentTarget) -> None:
+    """Keep the last N releases' images on hosts (warm colors are always kept)."""
+    keep = {
+        r.image_ref.rpartition("@")[2]
+        for r in ctx.store.releases(service.name, env.name, limit=service.releases_to_keep)
+    }
+    traffic = ctx.store.traffic(service.name, env.name)
+    if traffic:
+        for release_id in (traffic.blue_release, traffic.green_release, traffic.canary_release):
+            release = ctx.store.release(release_id) if release_id else None
+            if release:
+                keep.add(release.digest)
+
+    async def prune(host):  # type: ignore[no-untyped-def]
+        return await host.prune_images(service.image, keep)
+
+    await ctx.fleet.each(env.hosts, prune, timeout_s=120)
+
+
+async def plan_blue_green(ctx: OpContext, request: DeployRequest) -> DeployResult:
+    """``--dry-run``: the plan step by step and the exact LB config diff; changes nothing."""
+    service, env = target(ctx, request.service, request.environment)
+    choice = rel.parse_image_argument(service, request.image or "")
+    image_ref = await rel.resolve(ctx.fleet, env, choice)
+    traffic = ctx.store.traffic(service.name, env.name)
+    from_color = traffic.live_color if traffic else None
+    idle = other_color(from_color)
+    from_release = rel.live_release(ctx.store, traffic)
+    name = (
+        rel.release_name_for(ctx.store, service.name, env.name, choice.tag, image_ref)
+        or image_ref[-12:]
+    )
+    lock = ctx.store.lock(service.name)
+    plan = [
+        f"take the {service.name} lock"
+        + (f" (currently held: {lock.holder}: {lock.reason})" if lock else ""),
+        f"resolve {choice.reference} → {image_ref}",
+        f"start {name} on {idle} on {', '.join(env.hosts)} (port {env.host_port(idle)}), health-check {service.health_path}",
+        f"route the preview listener :{env.preview_port} to {idle}",
+        f"run {len(service.smoke)} smoke checks against {idle}",
+        "check the migration gate",
+        f"swap {env.listen_address}:{env.listen_port} from {from_color or 'nothing'} ({from_release.name if from_release else '-'}) to {idle} ({name})",
+        f"verify for {service.post_deploy_verify_s:g}s (error rate ≤ {service.max_error_rate:.1%}); on failure swap back",
+        f"keep {from_color} warm as the rollback target"
+        if from_color
+        else "first deploy: nothing to keep warm",
+    ]
+    slots = {idle: name}
+    if traffic and from_color and from_release:
+        slots[from_color] = from_release.name
+    new_plan = plan_traffic(
+        service,
+        env,
+        ctx.config.hosts,
+        slots,
+        idle,
+        preview_slot=from_color if from_color in slots else None,
+    )
+    diff = await ctx.lbs.diff(new_plan)
+    return DeployResult(
+        None, "planned", None, name, from_release.name if from_release else None, 0.0, plan, diff
+    )

@@ -1,0 +1,384 @@
+"""Rollback: back to a release that was already built and proven, in one command.
+
+Warm (its color still runs it): a swap only. Cold: start it from the stored
+digest (no build, no CI), health-check, swap. It works while a deploy is in
+progress (asks it to abort, or takes over from a dead one) and after the
+console that started the deploy has died.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from console.core.clock import iso
+from console.core.errors import Blocked, ExitCode, InvalidInput, ShipdeckError
+from console.core.ops import releases as rel
+from console.core.ops.bluegreen import (
+    _running_slots,
+    apply_traffic,
+    other_color,
+    record_traffic,
+    target,
+)
+from console.core.ops.context import OpContext
+from console.core.ops.gate import check_swap
+from console.core.ops.instances import check_slot_healthy, start_slot, stop_slot
+from console.core.store import Release
+
+ABORT_WAIT_S = 60.0
+
+
+@dataclass
+class RollbackResult:
+    deployment_id: int | None
+    outcome: str  # succeeded | failed | planned
+    reason: str | None
+    from_release: str | None
+    to_release: str | None
+    mode: str  # warm | cold | canary-abort
+    duration_s: float
+    plan: list[str] = field(default_factory=list)
+    lb_diff: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        return int(ExitCode.OK if self.outcome in ("succeeded", "planned") else ExitCode.FAILED)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def pick_target(
+    ctx: OpContext, service: str, environment: str, wanted: str, live: Release | None
+) -> Release:
+    """``last-good``: the newest release, other than the live one, that was live and healthy."""
+    candidates = ctx.store.releases(service, environment, limit=200)
+    if wanted in ("last-good", "previous", ""):
+        for release in candidates:
+            if live is not None and release.id == live.id:
+                continue
+            if release.last_live_at is not None and release.last_healthy_at is not None:
+                return release
+        raise Blocked(f"{service}/{environment}: no previous healthy release to roll back to")
+    for release in candidates:
+        if wanted in (
+            release.name,
+            release.tag,
+            release.image_ref,
+            release.digest,
+            str(release.id),
+        ) or (
+            len(wanted) >= 8
+            and release.digest.removeprefix("sha256:").startswith(wanted.removeprefix("sha256:"))
+        ):
+            return release
+    known = ", ".join(r.name for r in candidates[:10]) or "none"
+    raise InvalidInput(f'{service}/{environment}: no retained release "{wanted}" (known: {known})')
+
+
+async def _stop_running_deploy(ctx: OpContext, service: str, environment: str) -> list[int]:
+    """Ask a live deploy to abort and wait for its lock; a dead one is taken over."""
+    running = ctx.store.in_progress(service, environment)
+    if not running:
+        return []
+    for deployment in running:
+        ctx.store.add_event(
+            deployment.id,
+            "abort_requested",
+            f"rollback requested by {ctx.operator}",
+            ctx.clock.now(),
+            {"operator": ctx.operator},
+        )
+        ctx.emit(
+            "abort_requested",
+            f"asked deployment #{deployment.id} to abort",
+            None,
+            deployment=deployment.id,
+        )
+    deadline = ctx.clock.monotonic() + ABORT_WAIT_S
+    while ctx.clock.monotonic() < deadline:
+        lock = ctx.store.lock(service)
+        if lock is None or lock.is_stale(ctx.clock.now()):
+            break
+        still = [
+            d
+            for d in ctx.store.in_progress(service, environment)
+            if d.id in {r.id for r in running}
+        ]
+        if not still:
+            break
+        await asyncio.sleep(0.2)
+    lock = ctx.store.lock(service)
+    if (
+        lock is not None
+        and not lock.is_stale(ctx.clock.now())
+        and ctx.store.in_progress(service, environment)
+    ):
+        raise Blocked(
+            f"{service}: the running deploy did not stop within {ABORT_WAIT_S:.0f}s ({lock.holder} still holds the lock)"
+        )
+    return [d.id for d in ctx.store.in_progress(service, environment)]
+
+
+async def rollback(
+    ctx: OpContext,
+    service_name: str,
+    environment: str,
+    to: str = "last-good",
+    *,
+    dry_run: bool = False,
+    kind: str = "rollback",
+) -> RollbackResult:
+    service, env = target(ctx, service_name, environment)
+    started = ctx.clock.monotonic()
+    traffic = ctx.store.traffic(service.name, env.name)
+    live = rel.live_release(ctx.store, traffic)
+    has_canary = bool(traffic and traffic.canary_release)
+    if has_canary and to in ("last-good", "previous", "") and live is not None:
+        chosen = live  # during a canary the baseline is the known-good release
+    else:
+        chosen = pick_target(ctx, service.name, env.name, to, live)
+    if dry_run:
+        return await _plan(ctx, service, env, traffic, live, chosen, started)
+    orphans = await _stop_running_deploy(ctx, service.name, env.name)
+    # Take the lock; a lock left behind by a dead process is taken over (audited).
+    lock, holder = ctx.store.try_lock(
+        service.name,
+        ctx.operator,
+        f"{kind} to {chosen.name}",
+        ctx.config.lock_lease_s,
+        ctx.clock.now(),
+    )
+    if lock is None:
+        assert holder is not None
+        if not holder.is_stale(ctx.clock.now()) and holder.holder != ctx.operator:
+            raise Blocked(
+                f"{service.name}: locked by {holder.holder} since {iso(holder.since)}: {holder.reason}"
+            )
+        lock, _ = ctx.store.try_lock(
+            service.name,
+            ctx.operator,
+            f"{kind} to {chosen.name}",
+            ctx.config.lock_lease_s,
+            ctx.clock.now(),
+            force=True,
+        )
+        ctx.store.audit(
+            ctx.operator,
+            "lock-takeover",
+            service.name,
+            f"{kind}: took over from {holder.holder}",
+            ctx.clock.now(),
+        )
+    assert lock is not None
+    beat = asyncio.create_task(_heartbeat(ctx, service.name, lock.token))
+    deployment_id = ctx.store.start_deployment(
+        service.name,
+        env.name,
+        "blue-green",
+        kind,
+        live.id if live else None,
+        chosen.id,
+        ctx.operator,
+        ctx.clock.now(),
+        {"to_release_id": chosen.id},
+    )
+    try:
+        return await _execute(
+            ctx, service, env, traffic, live, chosen, deployment_id, orphans, started, kind
+        )
+    finally:
+        beat.cancel()
+        ctx.store.release_lock(service.name, lock.token)
+
+
+async def _heartbeat(ctx: OpContext, service: str, token: str) -> None:
+    while True:
+        await asyncio.sleep(max(0.5, ctx.config.lock_lease_s / 3))
+        ctx.store.heartbeat_lock(service, token, ctx.clock.now())
+
+
+async def _execute(
+    ctx, service, env, traffic, live, chosen, deployment_id, orphans, started, kind
+) -> RollbackResult:  # type: ignore[no-untyped-def]
+    store = ctx.store
+    from_name = live.name if live else None
+    ctx.emit(
+        f"{kind}_started",
+        f"{kind} {service.name}/{env.name}: {from_name or 'nothing'} → {chosen.name}",
+        deployment_id,
+        service=service.name,
+        environment=env.name,
+        from_release=from_name,
+        to_release=chosen.name,
+    )
+    try:
+        check_swap(
+            chosen.name,
+            rel.schema_of(chosen, service),
+            rel.current_schema(store, service, env.name),
+            is_rollback=True,
+        )
+        slots = await _running_slots(ctx, service, env)
+        live_color = traffic.live_color if traffic else None
+        warm_color = next((c for c in ("blue", "green") if slots.get(c) == chosen.name), None)
+        mode = "warm"
+        if warm_color is None:
+            mode = "cold"
+            warm_color = other_color(live_color) if live_color else "blue"
+            if live_color == warm_color:
+                warm_color = other_color(warm_color)
+            ctx.emit(
+                "step",
+                f"{chosen.name} is cold: starting it on {warm_color} from {chosen.image_ref}",
+                deployment_id,
+            )
+            await start_slot(ctx.fleet, service, env, warm_color, chosen.name, chosen.image_ref)
+            slots = await _running_slots(ctx, service, env)
+        else:
+            await check_slot_healthy(ctx.fleet, service, env, warm_color)
+            ctx.emit("step", f"{chosen.name} is warm on {warm_color}: swap only", deployment_id)
+        canary_color = None
+        if traffic and traffic.canary_release:
+            canary = store.release(traffic.canary_release)
+            canary_color = next(
+                (
+                    c
+                    for c in ("blue", "green")
+                    if canary and slots.get(c) == canary.name and c not in (live_color, warm_color)
+                ),
+                None,
+            )
+            if warm_color == live_color:
+                mode = "canary-abort"
+        new_slots = {k: v for k, v in slots.items() if k != canary_color}
+        standby = live_color if live_color in new_slots and live_color != warm_color else None
+        await apply_traffic(
+            ctx,
+            service,
+            env,
+            new_slots,
+            warm_color,
+            preview_slot=standby,
+            deployment_id=deployment_id,
+        )
+        colors: dict[str, int | None] = dict.fromkeys(("blue", "green"))
+        for color in ("blue", "green"):
+            if color in new_slots:
+                colors[color] = (
+                    chosen.id
+                    if color == warm_color
+                    else (traffic.release_of(color) if traffic else None)
+                )
+        record_traffic(ctx, service.name, env.name, warm_color, colors)
+        store.mark_release(chosen.id, ctx.clock.now(), live=True, healthy=True)
+        if canary_color:
+            problems = await stop_slot(ctx.fleet, service, env, canary_color)
+            ctx.emit(
+                "canary_stopped",
+                "canary stopped" + (f" ({'; '.join(problems)})" if problems else ""),
+                deployment_id,
+            )
+        for orphan in orphans:
+            store.finish_deployment(
+                orphan,
+                "aborted",
+                f"rolled back to {chosen.name} by {ctx.operator} ({kind} #{deployment_id})",
+                ctx.clock.now(),
+            )
+            await _clean_orphan(ctx, service, env, orphan, warm_color, standby)
+        duration = ctx.clock.monotonic() - started
+        store.finish_deployment(deployment_id, "succeeded", None, ctx.clock.now())
+        text = f"{service.name}/{env.name}: rolled back {from_name or 'nothing'} → {chosen.name} ({mode}) in {duration:.1f}s"
+        ctx.emit(f"{kind}_succeeded", text, deployment_id, mode=mode, duration_s=round(duration, 3))
+        await ctx.notify(
+            service.name,
+            kind,
+            text,
+            deployment_id=deployment_id,
+            release=chosen.name,
+            duration_s=duration,
+        )
+        return RollbackResult(
+            deployment_id, "succeeded", None, from_name, chosen.name, mode, duration
+        )
+    except ShipdeckError as error:
+        store.finish_deployment(deployment_id, "failed", str(error), ctx.clock.now())
+        ctx.emit(f"{kind}_failed", f"{kind} failed: {error}", deployment_id, reason=str(error))
+        await ctx.notify(
+            service.name,
+            f"{kind}_failed",
+            f"{service.name}/{env.name}: {kind} to {chosen.name} failed: {error}",
+        )
+        if isinstance(error, Blocked | InvalidInput):
+            raise
+        return RollbackResult(
+            deployment_id,
+            "failed",
+            str(error),
+            from_name,
+            chosen.name,
+            "unknown",
+            ctx.clock.monotonic() - started,
+        )
+
+
+async def _clean_orphan(ctx, service, env, orphan_id, live_color, standby) -> None:  # type: ignore[no-untyped-def]
+    """Stop containers an interrupted deploy started that no traffic points at."""
+    deployment = ctx.store.deployment(orphan_id)
+    if deployment is None:
+        return
+    slot = deployment.state.get("to_color") or deployment.state.get("canary_slot")
+    release = ctx.store.release(deployment.to_release) if deployment.to_release else None
+    if slot and slot not in (live_color, standby) and release is not None:
+        await stop_slot(ctx.fleet, service, env, slot, release.name)
+
+
+async def _plan(ctx, service, env, traffic, live, chosen, started) -> RollbackResult:  # type: ignore[no-untyped-def]
+    slots = await _running_slots(ctx, service, env)
+    live_color = traffic.live_color if traffic else None
+    warm_color = next((c for c in ("blue", "green") if slots.get(c) == chosen.name), None)
+    mode = "warm" if warm_color else "cold"
+    steps = []
+    running = ctx.store.in_progress(service.name, env.name)
+    if running:
+        steps.append(
+            f"ask deployment #{running[-1].id} to abort (or take over if its process died)"
+        )
+    steps.append(f"take the {service.name} lock")
+    steps.append("check the migration gate")
+    if warm_color is None:
+        warm_color = other_color(live_color) if live_color else "blue"
+        steps.append(
+            f"start {chosen.name} on {warm_color} from {chosen.image_ref}; health-check {service.health_path}"
+        )
+    else:
+        steps.append(f"{chosen.name} is warm on {warm_color}: health-check, swap only")
+    steps.append(
+        f"swap {env.listen_address}:{env.listen_port} from {live_color or 'nothing'} ({live.name if live else '-'}) to {warm_color} ({chosen.name})"
+    )
+    canary_color = None
+    if traffic and traffic.canary_release:
+        canary = ctx.store.release(traffic.canary_release)
+        canary_color = next(
+            (
+                c
+                for c in ("blue", "green")
+                if canary and slots.get(c) == canary.name and c != live_color
+            ),
+            None,
+        )
+    if canary_color:
+        steps.append(f"remove the canary ({canary_color}) from the LB and stop it")
+    new_slots = {k: v for k, v in slots.items() if k != canary_color}
+    new_slots[warm_color] = chosen.name
+    from console.core.ops.traffic import plan_traffic
+
+    standby = live_color if live_color in new_slots and live_color != warm_color else None
+    plan = plan_traffic(service, env, ctx.config.hosts, new_slots, warm_color, preview_slot=standby)
+    diff = await ctx.lbs.diff(plan)
+    return RollbackResult(
+        None, "planned", None, live.name if live else None, chosen.name, mode, 0.0, steps, diff
+    )
