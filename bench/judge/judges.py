@@ -49,10 +49,10 @@ def run_shipdeck(batch: Batch, template: AnalysisTemplate) -> tuple[np.ndarray, 
                 if not batch.present[arm][t]:
                     arms[arm] = None
                     continue
-                arms[arm] = ArmSample(
-                    requests=int(batch.req[arm][i, t]),
-                    errors=int(batch.err[arm][i, t]),
-                    latency_buckets=tuple(zip(les, batch.buckets[arm][i, t].tolist(), strict=True)),
+                arms[arm] = ArmSample.from_increments(
+                    int(batch.req[arm][i, t]),
+                    int(batch.err[arm][i, t]),
+                    tuple(zip(les, batch.buckets[arm][i, t].tolist(), strict=True)),
                 )
             verdict = judge.observe(
                 IntervalSample(

@@ -49,6 +49,28 @@ class ArmSample:
         if les != sorted(les) or len(set(les)) != len(les):
             raise ValueError("latency buckets must be sorted by le without duplicates")
 
+    @classmethod
+    def from_increments(
+        cls,
+        requests: float,
+        errors: float,
+        latency_buckets: tuple[tuple[float, int], ...] = (),
+        gauges: Mapping[str, float] | None = None,
+        counters: Mapping[str, float] | None = None,
+    ) -> ArmSample:
+        """Build from measured counter increments, rounding them and clamping
+        errors to requests: around a counter reset the request and error
+        series can be scraped either side of the restart, and a record must
+        still be self-consistent."""
+        req = max(0, round(requests))
+        return cls(
+            requests=req,
+            errors=min(req, max(0, round(errors))),
+            latency_buckets=latency_buckets,
+            gauges=MappingProxyType(dict(gauges or {})),
+            counters=MappingProxyType(dict(counters or {})),
+        )
+
     @property
     def latency_count(self) -> int | None:
         """Requests the histogram saw (its ``+Inf`` bucket), None without one."""

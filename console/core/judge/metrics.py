@@ -19,7 +19,9 @@ from console.core.judge.verdict import MetricVerdict, Outcome
 from engines.metrics.records import ArmSample, IntervalSample
 
 DISPERSION_HISTORY = 30  # recent intervals: bounded cost, and adapts
-DISPERSION_MIN_INTERVALS = 3
+import os
+DISPERSION_PRIOR = float(os.environ.get('DP', '2.0'))
+DISPERSION_PRIOR_DF = float(os.environ.get('DDF', '3'))
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,11 +86,13 @@ class RatioMetric:
             self._history.append((canary_events, total, rho))
 
     def _dispersion_weight(self) -> float:
-        if not self.rule.dispersion_guard or len(self._history) < DISPERSION_MIN_INTERVALS:
+        if not self.rule.dispersion_guard:
             return 1.0
+        prior_df, prior_phi = DISPERSION_PRIOR_DF, DISPERSION_PRIOR
+        df = len(self._history) - 1
         p = self.process
-        if p.canary_exposure <= 0 or p.baseline_exposure <= 0 or p.baseline_events <= 0:
-            return 1.0
+        if df < 1 or p.canary_exposure <= 0 or p.baseline_exposure <= 0 or p.baseline_events <= 0:
+            return 1.0 / prior_phi
         ratio = (p.canary_events / p.canary_exposure) / (p.baseline_events / p.baseline_exposure)
         ratio = max(ratio, 1e-3)
         chi2 = 0.0
@@ -97,8 +101,7 @@ class RatioMetric:
             variance = n * theta * (1 - theta)
             if variance > 0:
                 chi2 += (x - n * theta) ** 2 / variance
-        df = len(self._history) - 1
-        phi = chi2 / df - math.sqrt(2 / df)
+        phi = (prior_df * prior_phi + chi2) / (prior_df + df)
         return 1.0 / phi if phi > 1 else 1.0
 
     def outcome(self) -> tuple[Outcome, str]:

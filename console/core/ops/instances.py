@@ -73,6 +73,7 @@ async def start_slot(
     *,
     extra_env: dict[str, str] | None = None,
     on_progress: Any = None,
+    track: str = "",
 ) -> dict[str, float]:
     """Start ``release`` in ``slot`` on every host and wait until healthy.
 
@@ -80,7 +81,8 @@ async def start_slot(
     an earlier failed attempt), unless it already runs this release healthily.
     Returns seconds-to-healthy per host.
     """
-    color, track = slot_parts(slot)
+    color, default_track = slot_parts(slot)
+    track = track or default_track
     check = HealthCheck(path=service.health_path, timeout_s=service.health_timeout_s)
 
     async def start(host: DockerHost) -> float:

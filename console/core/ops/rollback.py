@@ -136,7 +136,18 @@ async def rollback(
     traffic = ctx.store.traffic(service.name, env.name)
     live = rel.live_release(ctx.store, traffic)
     has_canary = bool(traffic and traffic.canary_release)
-    if has_canary and to in ("last-good", "previous", "") and live is not None:
+    running = ctx.store.in_progress(service.name, env.name)
+    if kind == "abort":
+        if not running:
+            raise Blocked(f"{service.name}/{env.name}: no rollout in progress to abort")
+        # Abort returns to where the rollout started: its baseline / previous live release.
+        origin = running[-1].from_release
+        chosen = ctx.store.release(origin) if origin is not None else live  # type: ignore[assignment]
+        if chosen is None:
+            raise Blocked(
+                f"{service.name}/{env.name}: the rollout has no previous release to return to"
+            )
+    elif has_canary and to in ("last-good", "previous", "") and live is not None:
         chosen = live  # during a canary the baseline is the known-good release
     else:
         chosen = pick_target(ctx, service.name, env.name, to, live)

@@ -42,13 +42,22 @@ def env(tmp_path, monkeypatch):
 
 def shipdeck(tmp_path: Path, *argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    full = ["--state", str(tmp_path / "state.db"), "flags", *argv, "--flags", str(tmp_path / "flags.toml")]
+    full = [
+        "--state",
+        str(tmp_path / "state.db"),
+        "flags",
+        *argv,
+        "--flags",
+        str(tmp_path / "flags.toml"),
+    ]
     code = run(full, Output("--json" in argv, out, err))
     return code, out.getvalue(), err.getvalue()
 
 
 def create(tmp_path: Path, key: str = "new-checkout", *extra: str) -> None:
-    code, _, err = shipdeck(tmp_path, "create", key, "--owner", "payments", "--type", "release", *extra)
+    code, _, err = shipdeck(
+        tmp_path, "create", key, "--owner", "payments", "--type", "release", *extra
+    )
     assert code == 0, err
 
 
@@ -61,11 +70,17 @@ def audit(tmp_path: Path, key: str):
 
 
 def test_create_starts_off_everywhere_and_prints_the_cleanup_ticket(env):
-    code, out, _ = shipdeck(env, "create", "new-checkout", "--owner", "payments", "--type", "release")
+    code, out, _ = shipdeck(
+        env, "create", "new-checkout", "--owner", "payments", "--type", "release"
+    )
     assert code == 0 and "Remove feature flag new-checkout" in out and "Clean up by:" in out
     code, out, _ = shipdeck(env, "show", "new-checkout", "--json")
     doc = json.loads(out)
-    assert (doc["staging_enabled"], doc["production_enabled"], doc["owner"]) == (False, False, "payments")
+    assert (doc["staging_enabled"], doc["production_enabled"], doc["owner"]) == (
+        False,
+        False,
+        "payments",
+    )
 
 
 def test_create_without_an_owner_exits_2(env):
@@ -211,7 +226,16 @@ def test_flags_path_comes_from_the_config_when_not_given(env):
 
 def test_shipdeck_flags_runs_as_a_real_command():
     result = subprocess.run(
-        [sys.executable, "-m", "console", "flags", "list", "--flags", "config/flags.demo.toml", "--json"],
+        [
+            sys.executable,
+            "-m",
+            "console",
+            "flags",
+            "list",
+            "--flags",
+            "config/flags.demo.toml",
+            "--json",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -6,14 +6,18 @@ import json
 import multiprocessing
 import threading
 import tomllib
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import filelock
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from console.core.errors import Blocked, ConfigInvalid, InvalidInput
 from console.flags import FlagStore, new_flag, parse_flags
+from console.flags.model import ENVIRONMENTS, FLAG_TYPES, STAGES, FlagSet, Rule
 from console.flags.store import render
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -277,3 +281,73 @@ def test_ten_processes_flipping_concurrently_lose_no_update_and_the_file_stays_v
         lines = (audit_dir / f"counter-{index}.jsonl").read_text().splitlines()
         assert [json.loads(line) for line in lines] == [[n, n + 1] for n in range(FLIPS)]
     assert failures == 0 and reads > 0
+
+
+# -- round trips and what the file keeps -----------------------------------------------------
+
+
+def test_comments_are_not_kept_so_what_matters_lives_in_notes(tmp_path):
+    path = tmp_path / "flags.toml"
+    path.write_text(
+        GOOD.replace("150", "10")
+        + 'notes = "Do not raise above 50% before the payment provider migration"\n'
+        + "# a comment tomli-w cannot keep\n"
+    )
+    store = FlagStore(path)
+    store.mutate(
+        lambda f: f.with_flag(f.require("new-checkout").with_env("production", percent=20)), "a"
+    )
+    text = path.read_text()
+    assert "# a comment" not in text
+    assert "Do not raise above 50% before the payment provider migration" in text
+
+
+_keys = st.from_regex(r"[a-z0-9][a-z0-9._-]{0,30}", fullmatch=True)
+_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+_moments = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+).map(lambda d: d.replace(microsecond=0))
+
+
+@st.composite
+def _flags(draw):  # type: ignore[no-untyped-def]
+    flag = new_flag(
+        draw(_keys),
+        owner=draw(_text.filter(str.strip)),
+        flag_type=draw(st.sampled_from(FLAG_TYPES)),
+        created=draw(st.dates(date(2000, 1, 1), date(2100, 1, 1))),
+        description=draw(_text),
+    )
+    flag = replace(
+        flag,
+        enabled=draw(st.booleans()),
+        stage=draw(st.sampled_from(STAGES)),
+        allow=tuple(draw(st.lists(_text, max_size=3))),
+        deny=tuple(draw(st.lists(_text, max_size=3))),
+        rules=tuple(
+            draw(
+                st.lists(
+                    st.builds(Rule, st.just("country"), st.just("in"), st.tuples(_text)), max_size=2
+                )
+            )
+        ),
+        notes=draw(_text),
+        last_changed_at=draw(st.none() | _moments),
+    )
+    for env in ENVIRONMENTS:
+        flag = flag.with_env(
+            env,
+            enabled=draw(st.booleans()),
+            percent=draw(st.integers(0, 100)),
+            changed_at=draw(st.none() | _moments),
+        )
+    return flag
+
+
+@settings(max_examples=150, deadline=None)
+@given(flags=st.lists(_flags(), max_size=4, unique_by=lambda f: f.key))
+def test_any_valid_flag_set_round_trips_through_the_file(flags):
+    flag_set = FlagSet({f.key: f for f in sorted(flags, key=lambda f: f.key)})
+    text = render(flag_set)
+    assert parse_flags(text, "flags.toml") == flag_set
+    assert render(parse_flags(text, "flags.toml")) == text
