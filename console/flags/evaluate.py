@@ -34,7 +34,6 @@ import mmh3
 
 from console.core.errors import ShipdeckError
 from console.flags.model import (
-    ENVIRONMENTS,
     Flag,
     FlagSet,
     Override,
@@ -326,8 +325,7 @@ class FlagFile:
         watch: bool = True,
         environ: Mapping[str, str] | None = None,
     ) -> None:
-        if environment not in ENVIRONMENTS:
-            require_environment(environment)
+        require_environment(environment)
         self.path = Path(path)
         self.environment = environment
         self.poll_interval_s = poll_interval_s
@@ -363,7 +361,9 @@ class FlagFile:
             kind = compiled[0]
             if kind == _SPLIT:
                 if user_id is None:
-                    return False
+                    user_id = context.get("user_id") if context is not None else None
+                    if user_id is None:
+                        return False
                 return _hash(f"{compiled[1]}{user_id}", 0, False) % 100 < compiled[2]
             if kind == _FULL:
                 return compiled[1].evaluate(user_id, context).value

@@ -244,3 +244,10 @@ def test_override_alone_defines_a_flag_when_there_is_no_file(tmp_path):
 def test_override_is_shown_in_the_trace(tmp_path):
     flags = load(tmp_path, make_flag("f"), environ={"SHIPDECK_FLAG_F": "off"})
     assert "SHIPDECK_FLAG_F=off" in str(flags.explain("f", user_id="u1"))
+
+
+def test_user_id_may_come_from_the_context_instead_of_the_keyword(tmp_path):
+    flags = load(tmp_path, make_flag("f", percent=30))
+    inside, outside = user_in("f", 30), user_out("f", 30)
+    assert flags.enabled("f", context={"user_id": inside}) is True
+    assert flags.enabled("f", context={"user_id": outside}) is False

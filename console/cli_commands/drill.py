@@ -1,0 +1,35 @@
+"""``shipdeck drill SERVICE [--env staging]``: a real rollback and roll-forward, measured."""
+
+from __future__ import annotations
+
+import argparse
+
+from console.cli_commands.context import CliContext
+from console.cli_commands.opsupport import op_context
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    drill = subparsers.add_parser(
+        "drill", help="rollback drill: roll back and forward again, measured"
+    )
+    drill.add_argument("service")
+    drill.add_argument("--env", default="staging")
+    drill.set_defaults(handler=handle_drill)
+
+
+async def handle_drill(args: argparse.Namespace, ctx: CliContext) -> int:
+    ctx.config().service(args.service)
+    ctx.confirm(f"run a rollback drill on {args.service}/{args.env}")
+    from console.core.ops.drill import drill
+
+    async with op_context(ctx) as op:
+        result = await drill(op, args.service, args.env)
+    if result.outcome == "succeeded":
+        text = (
+            f"{args.service}/{args.env}: drill ok: rollback to {result.previous_release} {result.rollback_s:.2f}s, "
+            f"roll-forward to {result.live_release} {result.rollforward_s:.2f}s"
+        )
+    else:
+        text = f"{args.service}/{args.env}: drill failed: {result.reason}"
+    ctx.out.event("summary", text, **result.to_dict())
+    return result.exit_code

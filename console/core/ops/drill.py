@@ -1,0 +1,82 @@
+"""Rollback drills: prove, regularly, that rollback works — by doing it.
+
+A drill rolls back to the previous release and rolls forward again, measuring
+each (command → all traffic on the target, verified through the LB), and
+records both durations so status and the console can warn when drills age.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from console.core.errors import Blocked, ExitCode, ShipdeckError
+from console.core.ops import releases as rel
+from console.core.ops.bluegreen import target
+from console.core.ops.context import OpContext
+from console.core.ops.rollback import pick_target, rollback
+
+
+@dataclass
+class DrillResult:
+    outcome: str
+    reason: str | None
+    live_release: str | None
+    previous_release: str | None
+    rollback_s: float | None
+    rollforward_s: float | None
+
+    @property
+    def exit_code(self) -> int:
+        return int(ExitCode.OK if self.outcome == "succeeded" else ExitCode.FAILED)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+async def drill(ctx: OpContext, service_name: str, environment: str) -> DrillResult:
+    service, env = target(ctx, service_name, environment)
+    if ctx.store.in_progress(service.name, env.name):
+        raise Blocked(f"{service.name}/{env.name}: a deployment is in progress; drill later")
+    traffic = ctx.store.traffic(service.name, env.name)
+    live = rel.live_release(ctx.store, traffic)
+    if live is None:
+        raise Blocked(f"{service.name}/{env.name}: nothing is live to drill")
+    previous = pick_target(ctx, service.name, env.name, "last-good", live)
+    back_s = forward_s = None
+    try:
+        back = await rollback(ctx, service.name, env.name, previous.name, kind="drill")
+        if back.outcome != "succeeded":
+            raise ShipdeckError(f"rollback to {previous.name} failed: {back.reason}")
+        back_s = back.duration_s
+        forward = await rollback(ctx, service.name, env.name, live.name, kind="drill")
+        if forward.outcome != "succeeded":
+            raise ShipdeckError(f"roll-forward to {live.name} failed: {forward.reason}")
+        forward_s = forward.duration_s
+    except ShipdeckError as error:
+        ctx.store.record_drill(
+            service.name, env.name, "failed", back_s, forward_s, str(error), ctx.clock.now()
+        )
+        ctx.emit(
+            "drill_failed",
+            f"drill failed: {error}",
+            None,
+            service=service.name,
+            environment=env.name,
+        )
+        return DrillResult("failed", str(error), live.name, previous.name, back_s, forward_s)
+    detail = (
+        f"{live.name} → {previous.name} in {back_s:.2f}s, back to {live.name} in {forward_s:.2f}s"
+    )
+    ctx.store.record_drill(
+        service.name, env.name, "succeeded", back_s, forward_s, detail, ctx.clock.now()
+    )
+    ctx.emit(
+        "drill_succeeded",
+        f"drill: {detail}",
+        None,
+        service=service.name,
+        environment=env.name,
+        rollback_s=round(back_s, 3),
+        rollforward_s=round(forward_s, 3),
+    )
+    return DrillResult("succeeded", None, live.name, previous.name, back_s, forward_s)

@@ -1,0 +1,96 @@
+"""The CI pipeline in one command: staging → production canary → full rollout → verification.
+
+Each stage has an automatic rollback path; the pipeline stops at the first
+failure, and returns *both* environments to the release they had before, so
+a bad image never lingers in staging either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from console.core.errors import Blocked, ExitCode, ShipdeckError
+from console.core.ops import releases as rel
+from console.core.ops.bluegreen import DeployRequest, deploy_blue_green, target
+from console.core.ops.canary import CanaryRequest, deploy_canary
+from console.core.ops.context import OpContext
+from console.core.ops.rollback import rollback
+from console.core.ops.verify import post_deploy_verify
+
+
+@dataclass
+class PipelineResult:
+    outcome: str  # succeeded | failed
+    stage: str | None
+    reason: str | None
+    stages: list[dict] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return int(ExitCode.OK if self.outcome == "succeeded" else ExitCode.FAILED)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+async def pipeline(ctx: OpContext, service_name: str, image: str) -> PipelineResult:
+    service = ctx.config.service(service_name)
+    for env_name in ("staging", "production"):
+        if env_name not in service.environments:
+            raise Blocked(f"pipeline: {service_name} has no {env_name} environment configured")
+    stages: list[dict] = []
+    staging_before = rel.live_release(ctx.store, ctx.store.traffic(service.name, "staging"))
+
+    def stage(name: str, outcome: str, detail: str | None) -> None:
+        stages.append({"stage": name, "outcome": outcome, "detail": detail})
+        ctx.emit(
+            "stage",
+            f"stage {name}: {outcome}" + (f" ({detail})" if detail else ""),
+            None,
+            stage=name,
+            outcome=outcome,
+        )
+
+    async def restore_staging() -> None:
+        if staging_before is None:
+            return
+        result = await rollback(ctx, service.name, "staging", staging_before.name)
+        stage("staging-rollback", result.outcome, f"back on {staging_before.name}")
+
+    # 1. staging, blue-green (smoke tests run inside, against the idle color)
+    result = await deploy_blue_green(ctx, DeployRequest(service.name, "staging", image))
+    stage("staging", result.outcome, result.reason)
+    if result.outcome != "succeeded":
+        return PipelineResult("failed", "staging", result.reason, stages)
+    # 2. production canary with analysis, automatic rollback inside
+    production = ctx.store.traffic(service.name, "production")
+    try:
+        if production is None or production.live_color is None:
+            prod = await deploy_blue_green(ctx, DeployRequest(service.name, "production", image))
+        else:
+            prod = await deploy_canary(ctx, CanaryRequest(service.name, "production", image))
+    except ShipdeckError as error:
+        stage("production-canary", "failed", str(error))
+        await restore_staging()
+        return PipelineResult("failed", "production-canary", str(error), stages)
+    stage("production-canary", prod.outcome, prod.reason)
+    if prod.outcome != "succeeded":
+        await restore_staging()
+        return PipelineResult("failed", "production-canary", prod.reason, stages)
+    # 3. post-deploy verification of the new production live color
+    svc, env = target(ctx, service.name, "production")
+    traffic = ctx.store.traffic(service.name, "production")
+    try:
+        summary = await post_deploy_verify(
+            ctx.fleet, svc, env, traffic.live_color, ctx.clock, svc.post_deploy_verify_s
+        )  # type: ignore[union-attr,arg-type]
+        stage("verification", "succeeded", summary)
+    except ShipdeckError as error:
+        stage("verification", "failed", str(error))
+        back = await rollback(ctx, service.name, "production")
+        stage("production-rollback", back.outcome, back.reason)
+        await restore_staging()
+        return PipelineResult("failed", "verification", str(error), stages)
+    text = f"{service.name}: pipeline of {image} succeeded (staging and production)"
+    await ctx.notify(service.name, "pipeline_succeeded", text)
+    return PipelineResult("succeeded", None, None, stages)
