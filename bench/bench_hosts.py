@@ -78,7 +78,7 @@ async def warm_fan_outs_s(rig: Rig, hosts: list[RigHost], rounds: int) -> dict[s
 
     async def deploy_step(docker_host: DockerHost) -> None:
         info = await docker_host.start_container(spec)
-        await docker_host.wait_healthy(info, HealthCheck(interval_s=0.05))
+        await docker_host.wait_healthy(info, HealthCheck(interval_s=0.1))
         await docker_host.remove_container(info, force=True)
 
     async with SshPool() as pool:

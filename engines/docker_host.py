@@ -352,18 +352,6 @@ class DockerHost:
         a running one is refused (never touched). The image must be present."""
         spec.validate(self.name)
         name = self.container_name(spec)
-        existing = await self._find_by_name(name)
-        if existing is not None and existing.state in ("running", "restarting", "paused"):
-            raise EngineOperationFailed(
-                self.name,
-                f"container {name} is already {existing.state} (release {existing.release});"
-                " stop it before starting another in its place",
-            )
-        if existing is not None:
-            await self._call(
-                f"removing leftover {name}",
-                lambda client: client.api.remove_container(existing.id, force=True),
-            )
         labels = {
             **spec.labels,
             LABEL_SERVICE: spec.service,
@@ -377,17 +365,22 @@ class DockerHost:
         binding = (self.spec.publish_address, spec.host_port or None)
 
         def create_and_start(client: docker.DockerClient) -> str:
-            container = client.containers.create(
-                spec.image,
-                name=name,
-                labels=labels,
-                environment=dict(spec.env),
-                ports={f"{spec.container_port}/tcp": binding},
-                restart_policy={"Name": "unless-stopped"},
-                # An init as PID 1 forwards SIGTERM (a bare app as PID 1 ignores it,
-                # so every stop would wait for the SIGKILL timeout) and reaps zombies.
-                init=True,
-            )
+            try:
+                container = client.containers.create(
+                    spec.image,
+                    name=name,
+                    labels=labels,
+                    environment=dict(spec.env),
+                    ports={f"{spec.container_port}/tcp": binding},
+                    restart_policy={"Name": "unless-stopped"},
+                    # An init as PID 1 forwards SIGTERM (a bare app as PID 1 ignores
+                    # it, so every stop would wait for the SIGKILL timeout).
+                    init=True,
+                )
+            except docker.errors.APIError as exc:
+                if exc.status_code == 409:
+                    raise _NameTaken(name) from exc
+                raise
             try:
                 container.start()
             except docker.errors.APIError:
@@ -396,12 +389,29 @@ class DockerHost:
                 raise
             return str(container.id)
 
-        container_id = await self._call(f"starting {name} from {spec.image}", create_and_start)
-        await self._fail_if_exited(container_id, name)
-        info = await self._find_by_id(container_id)
-        if info is None:
-            raise EngineOperationFailed(self.name, f"container {name} vanished right after start")
-        return info
+        what = f"starting {name} from {spec.image}"
+        try:
+            container_id = await self._call(what, create_and_start)
+        except _NameTaken:
+            await self._remove_stopped_leftover(name)
+            container_id = await self._call(what, create_and_start)
+        return _info_from_inspect(await self._fail_if_exited(container_id, name))
+
+    async def _remove_stopped_leftover(self, name: str) -> None:
+        """Clear the name for a new container, unless its holder is alive."""
+        existing = await self._find_by_name(name)
+        if existing is None:
+            return
+        if existing.state in ("running", "restarting", "paused"):
+            raise EngineOperationFailed(
+                self.name,
+                f"container {name} is already {existing.state} (release {existing.release});"
+                " stop it before starting another in its place",
+            )
+        await self._call(
+            f"removing leftover {name}",
+            lambda client: client.api.remove_container(existing.id, force=True),
+        )
 
     async def wait_healthy(
         self, container: ContainerInfo, check: HealthCheck | None = None
@@ -423,7 +433,6 @@ class DockerHost:
         attempts = 0
         while attempts < check.max_attempts:
             attempts += 1
-            await self._fail_if_exited(container.id, container.name)
             attempt_timeout_s = max(0.05, min(check.attempt_timeout_s, deadline - time.monotonic()))
             try:
                 status = await self._http_status(
@@ -437,6 +446,9 @@ class DockerHost:
                 if 200 <= status < 300:
                     return HealthyAfter(attempts, time.monotonic() - started)
                 last_outcome = f"HTTP {status}"
+            # Only a failed probe raises the question whether the container died;
+            # asking Docker on every attempt would double the load of a fan-out.
+            await self._fail_if_exited(container.id, container.name)
             if time.monotonic() + check.interval_s >= deadline:
                 break
             await asyncio.sleep(check.interval_s)
@@ -567,10 +579,10 @@ class DockerHost:
             )
         return info
 
-    async def _fail_if_exited(self, container_id: str, name: str) -> None:
+    async def _fail_if_exited(self, container_id: str, name: str) -> dict[str, Any]:
         """A container that exited or is crash-looping will never become healthy:
         stop it (so the restart policy does not keep it looping) and report its
-        exit code with the last log lines."""
+        exit code with the last log lines. Returns Docker's inspect otherwise."""
         details = await self._call(
             f"inspecting {name}", lambda client: client.api.inspect_container(container_id)
         )
@@ -578,7 +590,7 @@ class DockerHost:
         restarts = int(details.get("RestartCount", 0) or 0)
         crashed = state.get("Status") in ("exited", "dead") or state.get("Restarting")
         if not crashed and restarts == 0:
-            return
+            return details
         with contextlib.suppress(EngineError):
             await self._call(
                 f"stopping crashed {name}",
@@ -686,7 +698,7 @@ class DockerHost:
             return await asyncio.wait_for(
                 self._in_thread_unchecked(operation, client), timeout=limit_s
             )
-        except _PullFailed:
+        except _PassedThrough:
             raise
         except TimeoutError:
             raise self._unreachable(what, TimeoutError(f"no answer within {limit_s:g}s")) from None
@@ -717,8 +729,16 @@ class DockerHost:
         return TargetUnreachable(self.name, f"dockerd did not answer during {what}: {detail}")
 
 
-class _PullFailed(Exception):
+class _PassedThrough(Exception):
+    """Raised inside an SDK operation for the caller to handle, not mapped by ``_call``."""
+
+
+class _PullFailed(_PassedThrough):
     """An error event inside Docker's pull stream (e.g. manifest unknown)."""
+
+
+class _NameTaken(_PassedThrough):
+    """Docker refused to create a container because its name is in use."""
 
 
 def _looks_like_id(reference: str) -> bool:
@@ -769,6 +789,33 @@ def _info_from_summary(summary: Mapping[str, Any]) -> ContainerInfo:
         host_port=host_port,
         image=labels.get(LABEL_IMAGE) or str(summary.get("Image", "")),
         created=datetime.fromtimestamp(int(summary.get("Created", 0)), tz=UTC),
+        labels=MappingProxyType(labels),
+    )
+
+
+def _info_from_inspect(details: Mapping[str, Any]) -> ContainerInfo:
+    """The same facts as ``_info_from_summary``, from the inspect API's layout."""
+    config = details.get("Config") or {}
+    labels = dict(config.get("Labels") or {})
+    state = details.get("State") or {}
+    container_port = labels.get(LABEL_CONTAINER_PORT, "0")
+    bindings = ((details.get("NetworkSettings") or {}).get("Ports") or {}).get(
+        f"{container_port}/tcp"
+    ) or []
+    host_port = next((int(b["HostPort"]) for b in bindings if b.get("HostPort")), None)
+    return ContainerInfo(
+        id=str(details["Id"]),
+        name=str(details.get("Name", "")).lstrip("/"),
+        host=labels.get(LABEL_HOST, ""),
+        service=labels.get(LABEL_SERVICE, ""),
+        release=labels.get(LABEL_RELEASE, ""),
+        color=labels.get(LABEL_COLOR, ""),
+        track=labels.get(LABEL_TRACK, ""),
+        state=str(state.get("Status", "unknown")),
+        health=str((state.get("Health") or {}).get("Status", "none")),
+        host_port=host_port,
+        image=labels.get(LABEL_IMAGE) or str(config.get("Image", "")),
+        created=datetime.fromtimestamp(_created_ns(details) / 1_000_000_000, tz=UTC),
         labels=MappingProxyType(labels),
     )
 

@@ -28,7 +28,6 @@ import numpy as np
 
 from bench.judge.scenarios import BUCKETS_S, Batch
 from console.core.judge import AnalysisTemplate, Judge, Outcome
-from console.core.judge.histogram import quantile
 from engines.metrics.records import ArmSample, IntervalSample
 
 PASS, FAIL, NONE = 1, -1, 0

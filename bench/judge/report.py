@@ -145,14 +145,20 @@ def check_targets(summaries: list[Summary]) -> list[tuple[str, bool, str]]:
         if sc.label == "no_data":
             add(f"never passes: {sc.name}", s.passed[0] == 0, _pct(s.passed))
     if (s := ours.get("errors 2x @5%")) is not None:
-        add("2x errors @5% caught ≥ 90% within 60 min", s.detected_within_60[0] >= 0.9,
-            _pct(s.detected_within_60))
-        add("2x errors @5% median time to detect ≤ 20 min", s.ttd_median_min[0] <= 20,
-            _num(s.ttd_median_min, "m"))
+        add(
+            "2x errors @5% caught ≥ 90% within 60 min",
+            s.detected_within_60[0] >= 0.9,
+            _pct(s.detected_within_60),
+        )
+        add(
+            "2x errors @5% median time to detect ≤ 20 min",
+            s.ttd_median_min[0] <= 20,
+            _num(s.ttd_median_min, "m"),
+        )
     if (s := ours.get("errors 5x @5%")) is not None:
-        add("5x errors @5% detected ≤ 5 min (p90)", s.ttd_p90_min[0] <= 5,
-            _num(s.ttd_p90_min, "m"))
+        add("5x errors @5% detected ≤ 5 min (p90)", s.ttd_p90_min[0] <= 5, _num(s.ttd_p90_min, "m"))
     if (s := ours.get("latency +50ms @5%")) is not None:
-        add("+50 ms latency detected ≤ 2 min (p90)", s.ttd_p90_min[0] <= 2,
-            _num(s.ttd_p90_min, "m"))
+        add(
+            "+50 ms latency detected ≤ 2 min (p90)", s.ttd_p90_min[0] <= 2, _num(s.ttd_p90_min, "m")
+        )
     return out

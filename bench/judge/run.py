@@ -45,7 +45,9 @@ def _run_chunk(task: tuple[int, int, int, int]) -> tuple[int, dict[str, tuple], 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.judge", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.judge", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--seeds", type=int, default=1000, help="seeds per scenario (default 1000)")
     parser.add_argument("--quick", action="store_true", help="200 seeds per scenario")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
@@ -79,8 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         f"# canary judge benchmark: {seeds} seeds per scenario, {len(chosen)} scenarios,"
         f" {args.workers} workers, {elapsed:.0f} s"
     )
-    print("# 50 req/s total, 1% baseline errors, 1 min intervals, 60 min horizon;"
-          " rates with Wilson 95% CIs, times with order-statistic 95% CIs")
+    print(
+        "# 50 req/s total, 1% baseline errors, 1 min intervals, 60 min horizon;"
+        " rates with Wilson 95% CIs, times with order-statistic 95% CIs"
+    )
     print(report.table(summaries))
     targets = report.check_targets(summaries)
     print("\n## targets (shipdeck judge)")

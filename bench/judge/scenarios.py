@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engines.metrics.increments import counter_increase
+from engines.metrics.increments import counter_increase, reset_times
 
 INTERVAL_S = 60
 HORIZON = 60  # intervals
@@ -76,7 +76,12 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario("healthy + baseline-only incident", "healthy", baseline_incident=True),
     Scenario("healthy + shared incident", "healthy", shared_incident=True),
-    Scenario("healthy + canary counter resets", "healthy", counter_resets=0.1),
+    Scenario(
+        "healthy + canary counter resets",
+        "healthy",
+        counter_resets=0.05,
+        notes="the canary restarts in 5% of intervals; counts before the restart are lost",
+    ),
     Scenario("errors 1.5x @5%", "regression", error_mult=1.5),
     Scenario("errors 2x @5%", "regression", error_mult=2.0),
     Scenario("errors 5x @5%", "regression", error_mult=5.0),
@@ -124,7 +129,9 @@ def _phi(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1 + np.sign(z) * erf)
 
 
-def _latency_cdf(log_median: np.ndarray, shift_s: float, tail_f: float, tail_s: float) -> np.ndarray:
+def _latency_cdf(
+    log_median: np.ndarray, shift_s: float, tail_f: float, tail_s: float
+) -> np.ndarray:
     """P(latency <= le) for every finite le: (S, B) (last column 1 for +Inf)."""
     cols = []
     for le in BUCKETS_S:
@@ -252,9 +259,9 @@ def _apply_counter_resets(
                 prev = (cum_req, cum_err, cum_bkt)
                 cum_req, cum_err, cum_bkt = cum_req + n, cum_err + e, cum_bkt + h
             start, end = t * INTERVAL_S, (t + 1) * INTERVAL_S
-            req["canary"][i, t] = round(counter_increase([(start, prev[0]), (end, cum_req)], start, end, INTERVAL_S))
-            err["canary"][i, t] = round(counter_increase([(start, prev[1]), (end, cum_err)], start, end, INTERVAL_S))
-            bkt["canary"][i, t] = [
-                round(counter_increase([(start, a), (end, b)], start, end, INTERVAL_S))
-                for a, b in zip(prev[2], cum_bkt, strict=True)
-            ]
+            series = [[(start, prev[0]), (end, cum_req)], [(start, prev[1]), (end, cum_err)]]
+            series += [[(start, a), (end, b)] for a, b in zip(prev[2], cum_bkt, strict=True)]
+            resets = reset_times(series, start, end)
+            values = [counter_increase(p, start, end, INTERVAL_S, resets) for p in series]
+            req["canary"][i, t], err["canary"][i, t] = round(values[0]), round(values[1])
+            bkt["canary"][i, t] = [round(v) for v in values[2:]]

@@ -39,12 +39,27 @@ from console.flags.store import FlagStore
 
 DEFAULT_FLAGS_PATH = Path("config/flags.toml")
 
+DESCRIPTION = """Feature flags in a TOML file: flip them here, evaluate them in-process
+(from console.flags import FlagFile). Every change is locked, atomic and audited."""
+
+EPILOG = """flags file: --flags PATH, else the config's flags_path, else ./config/flags.toml.
+A new flag starts off everywhere; `kill` turns it off in every environment at once
+and `on` re-arms it. Running apps pick changes up within their poll interval (0.5 s).
+
+process overrides (simplest setups): SHIPDECK_FLAG_<KEY>=on|off|<percent>, the key
+upper-cased with - and . as _, e.g. SHIPDECK_FLAG_NEW_CHECKOUT_FLOW=25. An override
+replaces the flag's state in the process that has it; `flags list` shows it.
+
+Invalid keys, percentages outside 0-100 and unknown flags exit 2, file unchanged."""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     flags = subparsers.add_parser(
         "flags",
         help="feature flags: list, flip, kill, explain, find stale ones",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _flags_option(flags)
     flags.set_defaults(handler=handle_list)
@@ -73,7 +88,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     set_ = add("set", handle_set, "set the rollout percentage (all environments unless --env)")
     set_.add_argument("key")
-    set_.add_argument("--percent", required=True, metavar="N")
+    set_.add_argument("--percent", required=True, metavar="N", help="0-100")
     _env_option(set_)
 
     for name, handler, text in (
@@ -119,7 +134,13 @@ def _flags_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _env_option(parser: argparse.ArgumentParser, default: str | None = None) -> None:
-    parser.add_argument("--env", choices=ENVIRONMENTS, default=default, metavar="ENV")
+    parser.add_argument(
+        "--env",
+        choices=ENVIRONMENTS,
+        default=default,
+        metavar="ENV",
+        help=f"{' or '.join(ENVIRONMENTS)}" + (f" (default {default})" if default else ""),
+    )
 
 
 # -- shared plumbing -------------------------------------------------------------------------

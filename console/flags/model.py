@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -180,7 +180,7 @@ class FlagSet:
     def __len__(self) -> int:
         return len(self.flags)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Flag]:
         return iter(self.flags.values())
 
     def __contains__(self, key: object) -> bool:
@@ -300,10 +300,10 @@ def parse_override(variable: str, raw: str) -> Override:
     return Override(variable, raw, None, 0, "expected on, off or a percentage 0–100")
 
 
-def overrides_for(keys: object, environ: Mapping[str, str]) -> dict[str, Override]:
+def overrides_for(keys: Iterable[str], environ: Mapping[str, str]) -> dict[str, Override]:
     """The overrides in ``environ`` that name one of ``keys``."""
     found: dict[str, Override] = {}
-    for key in keys:  # type: ignore[attr-defined]
+    for key in keys:
         variable = override_variable(key)
         raw = environ.get(variable)
         if raw is not None:

@@ -172,6 +172,16 @@ async def test_an_error_answered_by_dockerd_is_an_operation_failure(
         await host.ping()
 
 
+async def test_a_2xx_answer_needs_no_question_to_docker(
+    fake: tuple[DockerHost, FakeApi], http_server: Callable[..., Any]
+) -> None:
+    host, api = fake
+    api.fail_with = requests.exceptions.ConnectionError("must not be asked")
+    port = await http_server([200])
+
+    assert (await host.wait_healthy(container(port))).attempts == 1
+
+
 async def test_health_passes_at_the_first_2xx(
     fake: tuple[DockerHost, FakeApi], http_server: Callable[..., Any]
 ) -> None:
@@ -225,7 +235,7 @@ async def test_a_container_that_exited_fails_health_with_its_exit_code_and_logs(
     host, api = fake
     api.container_state = {"Status": "exited", "ExitCode": 1}
     api.log_text = b"Traceback (most recent call last):\nValueError: bad port\n"
-    port = await http_server([200])
+    port = await http_server([503])
 
     with pytest.raises(EngineOperationFailed) as failed:
         await host.wait_healthy(container(port))
@@ -241,7 +251,7 @@ async def test_a_crash_looping_container_fails_health_even_while_running(
 ) -> None:
     host, api = fake
     api.restart_count = 2
-    port = await http_server([200])
+    port = await http_server([503])
 
     with pytest.raises(EngineOperationFailed, match=r"\(restarts: 2\)"):
         await host.wait_healthy(container(port))

@@ -130,7 +130,10 @@ class Judge:
 
     def _verdict(self, latency_pending: bool) -> Verdict:
         elapsed = self.elapsed_s
-        metrics: list[MetricVerdict] = [self._traffic.verdict(elapsed), self._errors.verdict(elapsed)]
+        metrics: list[MetricVerdict] = [
+            self._traffic.verdict(elapsed),
+            self._errors.verdict(elapsed),
+        ]
         if latency_pending:
             metrics.extend(self._pending_latency(elapsed))
         else:

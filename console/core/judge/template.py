@@ -205,9 +205,9 @@ def _parse_template(mapping: Mapping[str, Any], source: str) -> AnalysisTemplate
         elif key == "bounds":
             values[key] = _parse_bounds(value, source)
     template = AnalysisTemplate(**values)
-    if "errors_alpha_share" in values and template.latency_quantiles:
-        if not 0 < template.errors_alpha_share < 1:
-            raise _fail(source, "errors_alpha_share", "expected a share strictly inside (0, 1)")
+    share = template.errors_alpha_share
+    if "errors_alpha_share" in values and template.latency_quantiles and not 0 < share < 1:
+        raise _fail(source, "errors_alpha_share", "expected a share strictly inside (0, 1)")
     return template
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +36,7 @@ production_changed_at = 2020-01-02 00:00:00+00:00
 def env(tmp_path, monkeypatch):
     monkeypatch.setenv("SHIPDECK_OPERATOR", "oncall@test")
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # not a terminal
-    for name in [n for n in __import__("os").environ if n.startswith("SHIPDECK_FLAG_")]:
+    for name in [n for n in os.environ if n.startswith("SHIPDECK_FLAG_")]:
         monkeypatch.delenv(name)
     return tmp_path
 
