@@ -55,6 +55,9 @@ _REPOSITORY_PATTERN = re.compile(
 )
 _TAG_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _LOG_LINES_IN_ERRORS = 12
+# Pinned rather than negotiated: "auto" costs a round trip on every new connection.
+# 1.40 is Docker 19.03; every call used here is older, and newer daemons accept it.
+DOCKER_API_VERSION = "1.40"
 
 ResultT = TypeVar("ResultT")
 
@@ -275,10 +278,10 @@ class DockerHost:
             await self._in_thread_unchecked(client.close)
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    async def ping(self) -> str:
-        """Connect if needed and make one Docker call; returns dockerd's version."""
-        version = await self._call("ping", lambda client: client.api.version())
-        return str(version.get("Version", "unknown"))
+    async def ping(self) -> None:
+        """Connect if needed and make the cheapest Docker call (``/_ping``; the
+        ``/version`` endpoint would make dockerd run ``runc --version`` and co.)."""
+        await self._call("ping", lambda client: client.api.ping())
 
     async def resolve_digest(self, image_ref: str) -> str:
         """``repo:tag`` → ``repo@sha256:…`` as the registry serves it now, so a
@@ -394,7 +397,12 @@ class DockerHost:
             container_id = await self._call(what, create_and_start)
         except _NameTaken:
             await self._remove_stopped_leftover(name)
-            container_id = await self._call(what, create_and_start)
+            try:
+                container_id = await self._call(what, create_and_start)
+            except _NameTaken:
+                raise EngineOperationFailed(
+                    self.name, f"container name {name} was taken again while starting it"
+                ) from None
         return _info_from_inspect(await self._fail_if_exited(container_id, name))
 
     async def _remove_stopped_leftover(self, name: str) -> None:
@@ -402,6 +410,10 @@ class DockerHost:
         existing = await self._find_by_name(name)
         if existing is None:
             return
+        if existing.labels.get(LABEL_HOST) != self.name:
+            raise EngineOperationFailed(
+                self.name, f"container name {name} is held by a container shipdeck did not start"
+            )
         if existing.state in ("running", "restarting", "paused"):
             raise EngineOperationFailed(
                 self.name,
@@ -667,7 +679,7 @@ class DockerHost:
             make = functools.partial(
                 docker.DockerClient,
                 base_url=f"unix://{socket_path}",
-                version="auto",
+                version=DOCKER_API_VERSION,
                 timeout=int(self.spec.docker_timeout_s),
                 max_pool_size=8,
             )

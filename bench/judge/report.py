@@ -93,13 +93,18 @@ def _num(ci: tuple[float, float, float], unit: str = "") -> str:
     return f"{p:.0f}{unit} [{lo:.0f}–{hi:.0f}]"
 
 
+def _missed(s: Summary) -> tuple[float, float, float]:
+    p, lo, hi = s.fail
+    return 1 - p, 1 - hi, 1 - lo
+
+
 def table(summaries: list[Summary]) -> str:
     """One block per scenario, one row per judge; the columns that matter for
     its label (false rollbacks for healthy, misses for regressions...)."""
     lines = []
     header = (
         f"{'judge':<9} {'fail (rollback)':>22} {'pass (promote)':>22} {'inconclusive':>22}"
-        f" {'TTD median':>14} {'TTD p90':>14} {'bad req served':>16}"
+        f" {'missed (no fail)':>22} {'TTD median':>14} {'TTD p90':>14} {'bad req served':>16}"
     )
     current = None
     for s in summaries:
@@ -107,13 +112,14 @@ def table(summaries: list[Summary]) -> str:
             current = s.scenario
             meaning = {
                 "healthy": "fail = false rollback",
-                "regression": "pass = false promote; no decision = missed",
+                "regression": "pass = false promote; missed = no rollback in 60 min",
                 "no_data": "must never pass",
             }[s.label]
             lines += ["", f"## {s.scenario}  ({s.label}; {meaning}; {s.seeds} seeds)", header]
         regression = s.label == "regression"
         lines.append(
             f"{s.judge:<9} {_pct(s.fail):>22} {_pct(s.passed):>22} {_pct(s.inconclusive):>22}"
+            f" {_pct(_missed(s)) if regression else '':>22}"
             f" {_num(s.ttd_median_min, 'm') if regression else '':>14}"
             f" {_num(s.ttd_p90_min, 'm') if regression else '':>14}"
             f" {_num(s.bad_requests) if regression else '':>16}"

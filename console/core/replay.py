@@ -154,9 +154,8 @@ def _arm(value: Any, path: str) -> ArmSample | None:
     if "requests" not in value:
         raise _Malformed(f"{path}.requests", "missing (a non-negative integer)")
     requests = _count(value["requests"], f"{path}.requests")
-    errors = _count(
-        value.get("errors", 0) if value.get("errors") is not None else 0, f"{path}.errors"
-    )
+    raw_errors = value.get("errors")
+    errors = 0 if raw_errors is None else _count(raw_errors, f"{path}.errors")
     if errors > requests:
         raise _Malformed(f"{path}.errors", f"{errors} errors exceed {requests} requests")
     buckets: tuple[tuple[float, int], ...] = ()
@@ -228,12 +227,17 @@ def replay(recording: Recording, template: AnalysisTemplate) -> dict[str, Any]:
         if verdict.decided:
             break
     assert verdict is not None  # the parser refuses an empty recording
+    return verdict_document(verdict, recording.interval_s)
+
+
+def verdict_document(verdict: Verdict, interval_s: float) -> dict[str, Any]:
+    """The ``--json`` document of a judged run (replay or live)."""
     decided = verdict.overall in (Outcome.PASS, Outcome.FAIL)
-    decided_at_s = verdict.look * recording.interval_s
+    decided_at_s = verdict.look * interval_s
     return {
         "verdict": verdict.overall.value,
         "decided_at_interval": verdict.look if decided else None,
-        "decided_at_s": (int(decided_at_s) if decided_at_s.is_integer() else decided_at_s)
+        "decided_at_s": (int(decided_at_s) if float(decided_at_s).is_integer() else decided_at_s)
         if decided
         else None,
         "metrics": [

@@ -62,14 +62,22 @@ class Metrics:
                 "# TYPE http_request_duration_seconds histogram",
             ]
             for bound, count in zip(BUCKETS_S, self.bucket_counts, strict=True):
-                lines.append(f'http_request_duration_seconds_bucket{{le="{bound}"}} {count}')
-            lines.append(f'http_request_duration_seconds_bucket{{le="+Inf"}} {self.duration_count}')
-            lines.append(f"http_request_duration_seconds_sum {self.duration_sum_s:.6f}")
-            lines.append(f"http_request_duration_seconds_count {self.duration_count}")
+                lines.append(
+                    f'http_request_duration_seconds_bucket{{le="{bound}",version="{version}"}} {count}'
+                )
+            lines.append(
+                f'http_request_duration_seconds_bucket{{le="+Inf",version="{version}"}} {self.duration_count}'
+            )
+            lines.append(
+                f'http_request_duration_seconds_sum{{version="{version}"}} {self.duration_sum_s:.6f}'
+            )
+            lines.append(
+                f'http_request_duration_seconds_count{{version="{version}"}} {self.duration_count}'
+            )
             lines += [
                 "# HELP checkouts_total Completed checkouts (a business metric).",
                 "# TYPE checkouts_total counter",
-                f"checkouts_total {self.checkouts}",
+                f'checkouts_total{{version="{version}"}} {self.checkouts}',
                 "",
             ]
             return "\n".join(lines)

@@ -95,25 +95,15 @@ class RigDocker:
     @classmethod
     def _start_private(cls, workdir: Path) -> RigDocker:
         dockerd = find_binary("dockerd", "docker.io")
-        ip = find_binary("ip", "iproute2")
         if os.geteuid() != 0:
             raise RigUnavailable("dockerd", "no dockerd answers and starting one needs root")
         # Sockets live under a short /tmp path: UNIX socket paths are limited to 108 bytes.
         private_dir = Path(tempfile.mkdtemp(prefix="shipdeck-dockerd-"))
-        bridge = f"sdk{secrets.token_hex(4)}"
-        subnet = f"10.{random.randint(64, 250)}.{random.randint(1, 254)}"
-        for argv in (
-            [ip, "link", "add", "name", bridge, "type", "bridge"],
-            [ip, "addr", "add", f"{subnet}.1/24", "dev", bridge],
-            [ip, "link", "set", bridge, "up"],
-        ):
-            result = subprocess.run(argv, check=False, capture_output=True, text=True)  # noqa: S603
-            if result.returncode != 0:
-                subprocess.run([ip, "link", "delete", bridge], check=False, capture_output=True)  # noqa: S603
-                shutil.rmtree(private_dir, ignore_errors=True)
-                raise RigUnavailable(
-                    "dockerd", f"cannot create bridge {bridge}: {result.stderr.strip()}"
-                )
+        try:
+            bridge = _create_private_bridge()
+        except RigUnavailable:
+            shutil.rmtree(private_dir, ignore_errors=True)
+            raise
         socket_path = str(private_dir / "docker.sock")
         data_root = workdir / "dockerd-data"
         data_root.mkdir(parents=True, exist_ok=True)
@@ -123,7 +113,7 @@ class RigDocker:
             f"--exec-root={private_dir / 'exec'}",
             f"--pidfile={private_dir / 'dockerd.pid'}",
             f"--host=unix://{socket_path}",
-            f"--bridge={bridge}",
+            *([f"--bridge={bridge}"] if bridge else []),
             "--iptables=false",
             "--ip-forward=false",
             "--ip-masq=false",
@@ -137,3 +127,27 @@ class RigDocker:
             rig_docker.stop()
             raise
         return rig_docker
+
+
+def _create_private_bridge() -> str | None:
+    """A bridge of our own on a random 10.x.y.0/24, so parallel rigs never fight
+    over docker0. Without iproute2, dockerd's default bridge is used instead
+    (fine unless two rigs run at once)."""
+    try:
+        ip = find_binary("ip", "iproute2")
+    except RigUnavailable:
+        return None
+    bridge = f"sdk{secrets.token_hex(4)}"
+    subnet = f"10.{random.randint(64, 250)}.{random.randint(1, 254)}"
+    for argv in (
+        [ip, "link", "add", "name", bridge, "type", "bridge"],
+        [ip, "addr", "add", f"{subnet}.1/24", "dev", bridge],
+        [ip, "link", "set", bridge, "up"],
+    ):
+        result = subprocess.run(argv, check=False, capture_output=True, text=True)  # noqa: S603
+        if result.returncode != 0:
+            subprocess.run([ip, "link", "delete", bridge], check=False, capture_output=True)  # noqa: S603
+            raise RigUnavailable(
+                "dockerd", f"cannot create bridge {bridge}: {result.stderr.strip()}"
+            )
+    return bridge

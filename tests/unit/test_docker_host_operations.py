@@ -40,9 +40,9 @@ class FakeApi:
         if self.fail_with is not None:
             raise self.fail_with
 
-    def version(self) -> dict[str, str]:
+    def ping(self) -> bool:
         self._enter()
-        return {"Version": "fake-20.10"}
+        return True
 
     def inspect_container(self, container_id: str) -> dict[str, Any]:
         self._enter()
@@ -144,7 +144,7 @@ async def test_sdk_calls_never_run_on_the_event_loop_thread(
 ) -> None:
     host, api = fake
 
-    assert await host.ping() == "fake-20.10"
+    await host.ping()
 
     assert api.calling_threads and threading.get_ident() not in api.calling_threads
 

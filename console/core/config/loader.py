@@ -353,6 +353,7 @@ def _read_load_balancers(
         validate = _command(table, "validate_command", validate_default)
         reload_cmd = _command(table, "reload_command", reload_default)
         stats = table.get("stats_socket", str, None)
+        master = table.get("master_socket", str, None)
         runtime = table.get("use_runtime_api", bool, True)
         table.finish()
         lbs[name] = LoadBalancerConfig(
@@ -365,6 +366,7 @@ def _read_load_balancers(
             reload_command=reload_cmd,
             stats_socket=_resolve_path(stats, base_dir) if stats else None,
             use_runtime_api=bool(runtime),
+            master_socket=_resolve_path(master, base_dir) if master else None,
         )
     return lbs
 

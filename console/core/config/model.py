@@ -51,6 +51,7 @@ class LoadBalancerConfig:
     reload_command: tuple[str, ...]
     stats_socket: Path | None
     use_runtime_api: bool
+    master_socket: Path | None = None
 
 
 @dataclass(frozen=True)

@@ -73,8 +73,10 @@ def choose_thresholds(
     boundary whose exceedance share is nearest ``1 - q`` on a log scale (a
     boundary nobody exceeded cannot be tested). Returns ``[(q, le_s)]``; a
     quantile whose boundary a lower quantile already took is dropped (two tests
-    of one count would only split alpha). Empty when the reference has fewer
-    than ``min_requests`` requests."""
+    of one count would only split alpha). When no request exceeded any finite
+    boundary (a service faster than the histogram resolves), the lowest
+    boundary is the only threshold: a canary slower than it still shows.
+    Empty when the reference has fewer than ``min_requests`` requests."""
     count = total(reference)
     if count is None or count < min_requests:
         return []
@@ -83,6 +85,10 @@ def choose_thresholds(
         for le, cumulative in reference
         if not math.isinf(le) and cumulative < count
     ]
+    quantiles = list(quantiles)
+    if not candidates:
+        finite = [le for le, _ in reference if not math.isinf(le)]
+        return [(quantiles[0], finite[0])] if finite and quantiles else []
     chosen: list[tuple[float, float]] = []
     taken: set[float] = set()
     for q in quantiles:

@@ -87,24 +87,27 @@ class Judge:
         if not chosen:
             return False
         first = t.latency_quantiles[0]
-        self._latency = [
-            LatencyMetric(
-                q,
-                le,
-                self.grid,
-                RatioRule(
-                    ratio_fail=t.latency_ratio_fail,
-                    ratio_pass=t.latency_ratio_pass if q == first else None,
-                    alpha_fail=t.latency_alpha_fail,
-                    alpha_pass=t.alpha_pass,
-                    min_soak_s=t.min_soak_s,
-                    min_canary_exposure=t.min_canary_requests,
-                    dispersion_guard=t.dispersion_guard,
-                ),
-                required=q == first,
+        self._latency = []
+        for q, le in chosen:
+            slower = histogram.exceedances(reference, le)
+            never_slower = slower is not None and slower[0] == 0
+            can_pass = q == first and not never_slower
+            because = (
+                "the baseline was never this slow, so this threshold only fails"
+                if never_slower
+                else "tail thresholds only fail"
             )
-            for q, le in chosen
-        ]
+            rule = RatioRule(
+                ratio_fail=t.latency_ratio_fail,
+                ratio_pass=t.latency_ratio_pass if can_pass else None,
+                alpha_fail=t.latency_alpha_fail,
+                alpha_pass=t.alpha_pass,
+                min_soak_s=t.min_soak_s,
+                min_canary_exposure=t.min_canary_requests,
+                dispersion_guard=t.dispersion_guard,
+                fail_only_because=because,
+            )
+            self._latency.append(LatencyMetric(q, le, self.grid, rule, required=can_pass))
         return True
 
     def observe(self, sample: IntervalSample) -> Verdict:

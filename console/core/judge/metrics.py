@@ -16,7 +16,7 @@ from console.core.judge import histogram, text
 from console.core.judge.eprocess import RateRatioEProcess, RatioGrid
 from console.core.judge.template import AnalysisTemplate, BoundRule
 from console.core.judge.verdict import MetricVerdict, Outcome
-from engines.metrics.records import ArmSample, IntervalSample
+from engines.metrics.records import IntervalSample
 
 DISPERSION_HISTORY = 30  # recent intervals: bounded cost, and adapts
 # Until intervals show otherwise, assume the counts are 1.5x as variable as the
@@ -38,9 +38,10 @@ class RatioRule:
     min_soak_s: float
     min_canary_exposure: int
     dispersion_guard: bool
+    fail_only_because: str = "tail thresholds only fail"
 
 
-def _no_data_reason(sample: IntervalSample, arm: ArmSample | None, track: str) -> str:
+def _no_data_reason(sample: IntervalSample, track: str) -> str:
     if sample.reason:
         return f"{track} arm missing ({sample.reason})"
     return f"{track} arm missing"
@@ -124,7 +125,7 @@ class RatioMetric:
         if rule.ratio_pass is None:
             return Outcome.INCONCLUSIVE, (
                 f"ratio ≥ {text.ratio(lower)} (anytime {fail_level} bound)"
-                f" ≤ {text.ratio(rule.ratio_fail)} allowed · tail thresholds only fail"
+                f" ≤ {text.ratio(rule.ratio_fail)} allowed · {rule.fail_only_because}"
             )
         pass_level = text.level(rule.alpha_pass)
         if upper < rule.ratio_pass:
@@ -163,9 +164,8 @@ class ErrorsMetric:
     def observe(self, sample: IntervalSample) -> None:
         test = self.test
         if sample.canary is None or sample.baseline is None:
-            test.reason = _no_data_reason(
-                sample, None, "canary" if sample.canary is None else "baseline"
-            )
+            missing = "canary" if sample.canary is None else "baseline"
+            test.reason = _no_data_reason(sample, missing)
             test.add(None, sample.interval_s)
             return
         if sample.canary.requests <= 0 or sample.baseline.requests <= 0:
@@ -214,9 +214,8 @@ class LatencyMetric:
     def observe(self, sample: IntervalSample) -> None:
         test = self.test
         if sample.canary is None or sample.baseline is None:
-            test.reason = _no_data_reason(
-                sample, None, "canary" if sample.canary is None else "baseline"
-            )
+            missing = "canary" if sample.canary is None else "baseline"
+            test.reason = _no_data_reason(sample, missing)
             test.add(None, sample.interval_s)
             return
         canary = histogram.exceedances(sample.canary.latency_buckets, self.threshold_s)
@@ -279,7 +278,7 @@ class TrafficGuard:
             return
         if sample.canary is None or sample.baseline is None:
             track = "canary" if sample.canary is None else "baseline"
-            self.reason = _no_data_reason(sample, None, track)
+            self.reason = _no_data_reason(sample, track)
             return
         total = sample.canary.requests + sample.baseline.requests
         self._window.append((sample.canary.requests, total, sample.weight_pct))
@@ -343,7 +342,7 @@ class BoundMetric:
         rule = self.rule
         if sample.canary is None or sample.baseline is None:
             track = "canary" if sample.canary is None else "baseline"
-            self.reason = _no_data_reason(sample, None, track)
+            self.reason = _no_data_reason(sample, track)
             return
         source = "gauges" if rule.kind == "gauge" else "counters"
         canary = getattr(sample.canary, source).get(rule.key)

@@ -78,7 +78,7 @@ class AnalysisTemplate:
     error_ratio_pass: float = 1.5
     # thresholds near these baseline quantiles; the first may pass, the rest
     # (tail) may only fail. Empty: no latency analysis.
-    latency_quantiles: tuple[float, ...] = (0.5, 0.99)
+    latency_quantiles: tuple[float, ...] = (0.5, 0.99, 0.999)
     # canary share slower than a threshold ÷ baseline share
     latency_ratio_fail: float = 1.2
     latency_ratio_pass: float = 1.3

@@ -399,9 +399,8 @@ async def _analyse(
     baseline,
 ) -> str:  # type: ignore[no-untyped-def]
     """Feed the judge every interval; stop at the first fail; decide at the step's end."""
-    from console.core.ops.sampling import make_sampler
-
     from console.core.judge.judge import Judge
+    from console.core.ops.sampling import make_sampler
 
     template = template_for(ctx, step.analysis or service.analysis)
     sampler = make_sampler(

@@ -147,3 +147,19 @@ async def test_canary_track_and_color_get_separate_containers(
     listed = await host.list_containers(service="demo")
 
     assert sorted((c.track, c.release) for c in listed) == [("canary", "v2"), ("stable", "v1")]
+
+
+async def test_recent_logs_of_a_container_are_fetched(
+    docker_hosts: list[DockerHost], demo_spec: Callable[..., ContainerSpec]
+) -> None:
+    host = docker_hosts[0]
+    spec = demo_spec("v1", color="green", env={"PORT": "not-a-port"})
+    await host.ensure_image(spec.image)
+    info = await host.start_container(spec)
+    with pytest.raises(EngineOperationFailed):
+        await host.wait_healthy(info)
+
+    logs = await host.logs(info, tail_lines=5)
+
+    assert "ValueError: invalid literal for int() with base 10: 'not-a-port'" in logs
+    assert len(logs.splitlines()) <= 5

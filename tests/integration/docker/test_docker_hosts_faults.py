@@ -219,4 +219,5 @@ async def test_pool_reconnects_once_the_host_is_back(
 
     sshd.start()
 
-    assert await host.ping()
+    await host.ping()
+    assert [c.host for c in await host.list_containers()] == []

@@ -1,0 +1,633 @@
+"""``shipdeck`` with no command: the console an on-call keeps open during a deploy.
+
+A thin face: the app polls a ``ConsoleData`` (store, hosts, flags) in workers
+and hands what it read to the visible screen; changing actions ask for
+confirmation, then call a ``ConsoleOps`` method in a worker. Nothing here
+decides anything about production.
+
+Polls are loops that sleep *after* each fetch, so a slow host or store never
+piles requests up; while a modal is open the screens are not refreshed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from datetime import tzinfo
+from typing import Any
+
+from textual.app import App, ScreenStackError, UnknownModeError
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.worker import Worker, WorkerState
+
+from console.core.status import ServiceStatus
+from console.tui.commands import ActionsProvider
+from console.tui.data import ConsoleData, Target
+from console.tui.dialogs.confirm import ConfirmationModal
+from console.tui.dialogs.forms import DeployDialog, LockDialog, ReleasePicker
+from console.tui.dialogs.keys import KeysScreen
+from console.tui.display import Freshness, Notice, diff_notices
+from console.tui.ops import (
+    ConsoleOps,
+    OpResult,
+    Rollout,
+    abort_command,
+    deploy_command,
+    lock_command,
+    promote_command,
+    rollback_command,
+    unlock_command,
+)
+from console.tui.screens.base import ConsoleScreen
+from console.tui.screens.canary import CanaryScreen
+from console.tui.screens.flags import FlagsScreen
+from console.tui.screens.history import HistoryScreen
+from console.tui.screens.hosts import HostsScreen
+from console.tui.screens.overview import OverviewScreen
+
+SCREENS = Binding.Group("screens", compact=True)
+CHANGING_ACTIONS = frozenset({"rollback", "promote", "abort", "deploy", "lock"})
+
+
+class OpEvent(Message):
+    """An event an operation emitted (its listener runs on the operation's thread)."""
+
+    def __init__(self, event: str, message: str, fields: dict[str, Any]) -> None:
+        super().__init__()
+        self.event = event
+        self.text = message
+        self.fields = fields
+
+
+class ShipdeckApp(App[int]):
+    """The console: five screens over one selected service, every action confirmed."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "shipdeck"
+    COMMANDS = App.COMMANDS | {ActionsProvider}
+    MODES = {
+        "overview": OverviewScreen,
+        "canary": CanaryScreen,
+        "history": HistoryScreen,
+        "flags": FlagsScreen,
+        "hosts": HostsScreen,
+    }
+    BINDINGS = [
+        Binding("1", "show('overview')", "Overview", id="screen.overview", group=SCREENS),
+        Binding("2", "show('canary')", "Canary", id="screen.canary", group=SCREENS),
+        Binding("3", "show('history')", "History", id="screen.history", group=SCREENS),
+        Binding("4", "show('flags')", "Flags", id="screen.flags", group=SCREENS),
+        Binding("5", "show('hosts')", "Hosts", id="screen.hosts", group=SCREENS),
+        Binding("R", "rollback", "Rollback", id="rollback"),
+        Binding("P", "promote", "Promote", id="promote"),
+        Binding("A", "abort", "Abort", id="abort"),
+        Binding("D", "deploy", "Deploy", id="deploy"),
+        Binding("L", "lock", "Lock", id="lock"),
+        Binding("question_mark", "keys", "Keys", id="keys"),
+        Binding("q", "quit", "Quit", id="quit"),
+    ]
+
+    def __init__(
+        self,
+        data: ConsoleData,
+        ops: ConsoleOps,
+        *,
+        read_only: bool = False,
+        keymap: dict[str, str] | None = None,
+        tz: tzinfo | None = None,
+        overview_interval_s: float = 1.0,
+        hosts_interval_s: float = 5.0,
+        hosts_timeout_s: float = 30.0,
+        cursor_blink: bool = True,
+    ) -> None:
+        super().__init__()
+        self.data = data
+        self.ops = ops
+        self.read_only = read_only
+        self.tz = tz
+        self.overview_interval_s = overview_interval_s
+        self.hosts_interval_s = hosts_interval_s
+        self.hosts_timeout_s = hosts_timeout_s
+        self.cursor_blink_enabled = cursor_blink
+        self.targets: list[Target] = data.targets()
+        self.selected: Target | None = self.targets[0] if self.targets else None
+        self.statuses: dict[str, ServiceStatus] = {}
+        self.hosts_view: dict[str, dict[str, Any]] = {}
+        self.store_health = Freshness("store")
+        self.hosts_health = Freshness("hosts")
+        self.last_event: str | None = None
+        self.rollouts: list[Rollout] = []
+        self._previous: list[ServiceStatus] | None = None
+        self._binding_state: tuple[Any, ...] = ()
+        self._ops_lock = threading.Lock()
+        self._ops_running: dict[int, str] = {}
+        if keymap:
+            self.set_keymap(keymap)
+        ops.add_listener(self._listener)
+
+    # -- start-up and polling --------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.switch_mode("overview")
+        self.run_worker(self._overview_loop, name="poll overview", group="poll")
+        self.run_worker(self._hosts_loop, name="poll hosts", group="poll")
+
+    async def _overview_loop(self) -> None:
+        """Store view every second; scheduled when the previous poll has finished."""
+        while True:
+            try:
+                statuses = await asyncio.to_thread(self.data.overview, dict(self.hosts_view))
+            except Exception as error:
+                self.store_health.failed(_one_line(error))
+            else:
+                self.store_health.ok(self.data.clock.now())
+                self._take_statuses(statuses)
+            self.publish()
+            await asyncio.sleep(self.overview_interval_s)
+
+    async def _hosts_loop(self) -> None:
+        """What every host runs; a hung host times out in its own thread and loop."""
+        while True:
+            try:
+                view = await asyncio.to_thread(
+                    lambda: asyncio.run(asyncio.wait_for(self.data.hosts(), self.hosts_timeout_s))
+                )
+            except TimeoutError:
+                self.hosts_health.failed(f"timed out after {self.hosts_timeout_s:g}s")
+            except Exception as error:
+                self.hosts_health.failed(_one_line(error))
+            else:
+                self.hosts_health.ok(self.data.clock.now())
+                self.hosts_view = dict(view)
+            self.publish()
+            await asyncio.sleep(self.hosts_interval_s)
+
+    def _take_statuses(self, statuses: list[ServiceStatus]) -> None:
+        for notice in diff_notices(self._previous, statuses):
+            self.raise_notice(notice)
+        self._previous = statuses
+        self.statuses = {f"{s.service}/{s.environment}": s for s in statuses}
+
+    def raise_notice(self, notice: Notice) -> None:
+        self.notify(notice.message, title=notice.title, severity=notice.severity, timeout=8)  # type: ignore[arg-type]
+        if notice.bell:
+            self.bell()
+
+    def top_screen(self) -> Screen[Any] | None:
+        """The visible screen, or None for the instant a mode switch has none."""
+        try:
+            return self.screen
+        except (ScreenStackError, UnknownModeError):
+            return None
+
+    def publish(self) -> None:
+        """Hand fresh data to the visible screen — unless a modal is open over it."""
+        self._refresh_binding_state()
+        screen = self.top_screen()
+        if isinstance(screen, ConsoleScreen):
+            screen.update_view()
+
+    # -- shared state the screens read ---------------------------------------------------
+
+    def select(self, key: str) -> None:
+        target = next((t for t in self.targets if t.key == key), None)
+        if target is None or target == self.selected:
+            return
+        self.selected = target
+        self._refresh_binding_state()
+        screen = self.top_screen()
+        if isinstance(screen, ConsoleScreen):
+            screen.update_view()
+
+    def selected_status(self) -> ServiceStatus | None:
+        return self.statuses.get(self.selected.key) if self.selected else None
+
+    def stale_after_s(self, source: str) -> float:
+        if source == "hosts":
+            return self.hosts_timeout_s + self.hosts_interval_s + 5
+        return self.overview_interval_s * 3 + 5
+
+    def status_parts(self, extra: Iterable[str] = ()) -> tuple[list[str], bool]:
+        now = self.data.clock.now()
+        parts = [
+            "store " + self.store_health.describe(self.tz, now, self.stale_after_s("store")),
+            "hosts " + self.hosts_health.describe(self.tz, now, self.stale_after_s("hosts")),
+        ]
+        down = sorted(h for h, v in self.hosts_view.items() if not v.get("reachable"))
+        if down:
+            parts.append(f"{len(down)} host{'s' if len(down) > 1 else ''} unreachable")
+        running = self.running_here()
+        if running:
+            parts.append(f"running here: {'; '.join(running)}")
+        parts += list(extra)
+        if self.last_event:
+            parts.append(self.last_event)
+        warning = (
+            self.store_health.is_stale(now, self.stale_after_s("store"))
+            or self.hosts_health.is_stale(now, self.stale_after_s("hosts"))
+            or bool(down)
+        )
+        return parts, warning
+
+    # -- bindings: dimmed when read-only, nothing selected, or not applicable --------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if isinstance(self.top_screen(), ModalScreen | None):
+            return False
+        if action not in CHANGING_ACTIONS:
+            return True
+        if self.read_only or self.selected is None:
+            return None
+        status = self.selected_status()
+        progress = status.in_progress if status else None
+        if action == "promote":
+            return True if progress and progress.get("strategy") == "canary" else None
+        if action == "abort":
+            return True if progress else None
+        if action == "deploy":
+            return None if progress else True
+        return True
+
+    def _refresh_binding_state(self) -> None:
+        state = (
+            self.selected,
+            tuple(self.check_action(a, ()) for a in sorted(CHANGING_ACTIONS)),
+        )
+        if state != self._binding_state and self.top_screen() is not None:
+            self._binding_state = state
+            self.refresh_bindings()
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def action_show(self, mode: str) -> None:
+        self.switch_mode(mode)
+
+    def action_keys(self) -> None:
+        rows = []
+        for _key, active in self.screen.active_bindings.items():
+            binding = active.binding
+            if not binding.description:
+                continue
+            state = "available" if active.enabled else "dimmed"
+            if not active.enabled and self.read_only and binding.action in CHANGING_ACTIONS:
+                state = "dimmed: read-only"
+            rows.append(
+                (self.get_key_display(binding), binding.description, binding.id or "", state)
+            )
+        self.push_screen(KeysScreen(rows))
+
+    async def action_quit(self) -> None:
+        running = self.running_here()
+        if not running:
+            self.exit(0)
+            return
+        self.run_worker(self._quit_flow(running), group="flow")
+
+    async def _quit_flow(self, running: list[str]) -> None:
+        confirmed = await self.push_screen_wait(
+            ConfirmationModal(
+                "Quit while an operation started here is running?",
+                "Still running from this console:\n  "
+                + "\n  ".join(running)
+                + "\nA deploy keeps running in its own process; a rollback is finished"
+                " before shipdeck exits.",
+                "shipdeck status",
+                confirm_label="Quit",
+            )
+        )
+        if confirmed:
+            self.exit(0)
+
+    def action_rollback(self) -> None:
+        if self.selected:
+            self.run_worker(self._rollback_flow(self.selected), group="flow")
+
+    def action_promote(self) -> None:
+        if self.selected:
+            self.run_worker(self._promote_flow(self.selected), group="flow")
+
+    def action_abort(self) -> None:
+        if self.selected:
+            self.run_worker(self._abort_flow(self.selected), group="flow")
+
+    def action_deploy(self) -> None:
+        if self.selected:
+            self.run_worker(self._deploy_flow(self.selected), group="flow")
+
+    def action_lock(self) -> None:
+        if self.selected:
+            self.run_worker(self._lock_flow(self.selected), group="flow")
+
+    # -- flows: gather, confirm, run (each runs in a worker, so it may wait on a modal) ----
+
+    async def confirm(
+        self,
+        title: str,
+        summary: str,
+        command: str | None,
+        *,
+        confirm_label: str,
+        target: Target | None = None,
+        note: str | None = None,
+    ) -> bool:
+        protected = target is not None and target.protected
+        return bool(
+            await self.push_screen_wait(
+                ConfirmationModal(
+                    title,
+                    summary,
+                    command,
+                    confirm_label=confirm_label,
+                    require_typing=target.service if protected and target else None,
+                    note=note,
+                )
+            )
+        )
+
+    async def _rollback_flow(self, target: Target) -> None:
+        try:
+            choices = await asyncio.to_thread(
+                self.data.releases, target.service, target.environment
+            )
+        except Exception as error:
+            self.notify(f"cannot list releases: {_one_line(error)}", severity="error")
+            return
+        if not choices:
+            self.notify(f"{target.key}: no retained release to roll back to", severity="warning")
+            return
+        choice = await self.push_screen_wait(ReleasePicker(target, choices, self.data.clock.now()))
+        if choice is None:
+            return
+        status = self.statuses.get(target.key)
+        live = status.live_release if status else None
+        if choice.baseline:
+            how = "abort the canary, all traffic to the baseline"
+        elif choice.warm:
+            how = "warm standby, swap only"
+        else:
+            how = f"cold: start {choice.image_ref}, health-check, swap"
+        summary = f"{target.label}: {live or 'nothing'} → {choice.name}, {how}"
+        if await self.confirm(
+            f"Roll back {target.key}?",
+            summary,
+            rollback_command(target.service, target.environment, choice.name),
+            confirm_label="Roll back",
+            target=target,
+        ):
+            await self.run_op(
+                f"rollback {target.key} → {choice.name}",
+                self.ops.rollback,
+                target.service,
+                target.environment,
+                choice.name,
+            )
+
+    async def _promote_flow(self, target: Target) -> None:
+        status = self.statuses.get(target.key)
+        progress = status.in_progress if status else None
+        if not progress or not status:
+            self.notify(f"{target.key}: no canary in progress", severity="warning")
+            return
+        step = progress.get("step_index")
+        where = f"step {int(step) + 1}" if step is not None else "its current step"
+        summary = (
+            f"{target.label}: promote canary {status.canary_release or '?'} now: skip the "
+            f"remaining steps (at {where}, {progress.get('weight_pct') or 0}%) and go to 100%; "
+            f"baseline {status.live_release or '-'} stays warm"
+        )
+        if await self.confirm(
+            f"Promote {target.key}?",
+            summary,
+            promote_command(target.service, target.environment),
+            confirm_label="Promote",
+            target=target,
+        ):
+            await self.run_op(
+                f"promote {target.key}", self.ops.promote, target.service, target.environment
+            )
+
+    async def _abort_flow(self, target: Target) -> None:
+        status = self.statuses.get(target.key)
+        progress = status.in_progress if status else None
+        if not progress or not status:
+            self.notify(f"{target.key}: no rollout in progress", severity="warning")
+            return
+        summary = (
+            f"{target.label}: abort rollout #{progress.get('id')} ({progress.get('strategy')}"
+            f"{', ' + status.canary_release if status.canary_release else ''}): traffic returns "
+            f"to {status.live_release or 'the baseline'}, the new release is stopped"
+        )
+        note = (
+            "No process is running it (interrupted): shipdeck rolls back to the baseline itself."
+            if progress.get("interrupted")
+            else "The process running the rollout rolls it back within a second."
+        )
+        if await self.confirm(
+            f"Abort the rollout of {target.key}?",
+            summary,
+            abort_command(target.service, target.environment),
+            confirm_label="Abort rollout",
+            target=target,
+            note=note,
+        ):
+            await self.run_op(
+                f"abort {target.key}", self.ops.abort, target.service, target.environment
+            )
+
+    async def _deploy_flow(self, target: Target) -> None:
+        status = self.statuses.get(target.key)
+        live = status.live_release if status else None
+        request = await self.push_screen_wait(DeployDialog(target, live))
+        if request is None:
+            return
+        image, strategy = request
+        plan = ""
+        if strategy == "canary" and target.steps:
+            plan = "; steps: " + " → ".join(target.steps)
+        summary = (
+            f"{target.label}: deploy {image} ({strategy}), replacing {live or 'nothing'}{plan}"
+        )
+        if not await self.confirm(
+            f"Deploy {image} to {target.key}?",
+            summary,
+            deploy_command(target.service, target.environment, image, strategy),
+            confirm_label="Deploy",
+            target=target,
+            note="Runs as its own shipdeck process: closing the console does not stop it.",
+        ):
+            return
+        try:
+            rollout = await asyncio.to_thread(
+                self.ops.start_deploy, target.service, target.environment, image, strategy
+            )
+        except Exception as error:
+            self.notify(f"deploy not started: {_one_line(error)}", severity="error")
+            return
+        self.rollouts.append(rollout)
+        self.notify(f"deploy started: {rollout.description}", title=target.key)
+        self.run_worker(self._watch_rollout(rollout), group="rollouts")
+        self.publish()
+
+    async def _watch_rollout(self, rollout: Rollout) -> None:
+        while (code := rollout.poll()) is None:
+            await asyncio.sleep(1.0)
+        self.rollouts = [r for r in self.rollouts if r is not rollout]
+        outcome = {0: "succeeded", 1: "failed and was rolled back", 3: "was blocked"}.get(
+            code, f"exited with code {code}"
+        )
+        where = f" (log: {rollout.log_path})" if rollout.log_path and code else ""
+        self.notify(
+            f"{rollout.description} {outcome}{where}",
+            severity="information" if code == 0 else "error",
+            timeout=12,
+        )
+        self.publish()
+
+    async def _lock_flow(self, target: Target) -> None:
+        status = self.statuses.get(target.key)
+        lock = status.lock if status else None
+        if lock is None:
+            reason = await self.push_screen_wait(LockDialog(target.service))
+            if not reason:
+                return
+            if await self.confirm(
+                f"Lock {target.service}?",
+                f"{target.service}: freeze deploys in every environment: {reason}",
+                lock_command(target.service, reason),
+                confirm_label="Lock",
+            ):
+                await self.run_op(f"lock {target.service}", self.ops.lock, target.service, reason)
+            return
+        force = lock.get("holder") != self.ops.operator
+        summary = f"{target.service}: {lock.get('text') or 'locked by ' + str(lock.get('holder'))}"
+        if force:
+            summary += f"\nTake over the lock from {lock.get('holder')} (audited)."
+        if await self.confirm(
+            f"Unlock {target.service}?",
+            summary,
+            unlock_command(target.service, force),
+            confirm_label="Force unlock" if force else "Unlock",
+        ):
+            await self.run_op(f"unlock {target.service}", self.ops.unlock, target.service, force)
+
+    async def run_op(self, description: str, fn: Callable[..., OpResult], *args: Any) -> OpResult:
+        """Run a blocking operation in a thread worker; toast its result."""
+
+        def tracked() -> OpResult:
+            ident = threading.get_ident()
+            with self._ops_lock:
+                self._ops_running[ident] = description
+            try:
+                return fn(*args)
+            finally:
+                with self._ops_lock:
+                    self._ops_running.pop(ident, None)
+
+        worker: Worker[OpResult] = self.run_worker(
+            tracked, thread=True, group="ops", name=description, exit_on_error=False
+        )
+        self.publish()
+        await worker.wait()
+        if worker.state == WorkerState.SUCCESS and worker.result is not None:
+            result = worker.result
+        else:
+            result = OpResult(False, f"{description}: {_one_line(worker.error)}")
+        self.notify(
+            result.message,
+            title=description,
+            severity="information" if result.ok else "error",
+            timeout=10,
+        )
+        self.publish()
+        return result
+
+    # -- what runs from here ---------------------------------------------------------------
+
+    def in_process_ops(self) -> list[str]:
+        with self._ops_lock:
+            return list(self._ops_running.values())
+
+    def running_here(self) -> list[str]:
+        detached = [r.description for r in self.rollouts if r.poll() is None]
+        return self.in_process_ops() + detached
+
+    # -- events from operations started here ---------------------------------------------
+
+    def _listener(self, event: str, message: str, fields: dict[str, Any]) -> None:
+        # After the console closed the operation goes on; its events have nowhere to go.
+        with contextlib.suppress(RuntimeError):
+            self.post_message(OpEvent(event, message, dict(fields)))
+
+    def on_op_event(self, event: OpEvent) -> None:
+        stamp = str(event.fields.get("ts", ""))[11:19]
+        self.last_event = f"{stamp} {event.text}".strip()
+        if event.event.endswith(("_failed", "rolled_back")):
+            self.notify(event.text, severity="error", timeout=10)
+        elif event.event in ("abort_requested", "promoted", "step_extended"):
+            self.notify(event.text, severity="warning")
+        self.publish()
+
+
+def _one_line(error: BaseException | None) -> str:
+    if error is None:
+        return "failed"
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def build_app(args: argparse.Namespace) -> tuple[ShipdeckApp, Callable[[], None]]:
+    """The real console for parsed CLI args, and a function that closes what it opened."""
+    from console.cli_commands.context import CliContext
+    from console.tui.data import StoreConsoleData
+    from console.tui.ops import CoreOps
+
+    ctx = CliContext(args)
+    config = ctx.config()
+    store = ctx.store()
+    data = StoreConsoleData(config, store, ctx.clock)
+    ops = CoreOps(
+        config,
+        store,
+        ctx.clock,
+        ctx.operator,
+        config_path=config.path,
+        state_path=ctx.state_path(),
+    )
+    app = ShipdeckApp(
+        data, ops, read_only=bool(getattr(args, "read_only", False)), keymap=config.keymap
+    )
+    return app, ctx.close
+
+
+def run_console(args: argparse.Namespace) -> int:
+    """Open the console; returns the process exit code (2 bad config, 4 store unreachable)."""
+    from console.core.errors import ShipdeckError
+
+    try:
+        app, close = build_app(args)
+    except ShipdeckError as error:
+        print(f"shipdeck: {error.message}", file=sys.stderr)
+        return int(error.exit_code)
+    try:
+        app.run()
+    finally:
+        waiting = app.in_process_ops()
+        if waiting:
+            print(
+                f"shipdeck: finishing {'; '.join(waiting)} before exiting…",
+                file=sys.stderr,
+                flush=True,
+            )
+            while app.in_process_ops():
+                threading.Event().wait(0.2)
+        close()
+    return int(app.return_code or 0)
+
+
+__all__ = ["ShipdeckApp", "build_app", "run_console"]

@@ -1,0 +1,1 @@
+"""Modal dialogs: confirmation, release picker, deploy and lock forms, keys."""

@@ -1,0 +1,106 @@
+"""The one confirmation every changing action goes through.
+
+Cancel has focus, so a stray Enter cancels; ``y`` confirms, Esc cancels. The
+dialog names what will happen and the equivalent headless command. For a
+protected environment the service name must be typed: the input gets focus
+and nothing else confirms.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+
+class ConfirmationModal(ModalScreen[bool]):
+    """Ask before changing anything; dismisses with True only on an explicit yes."""
+
+    BINDINGS = [
+        Binding("y", "confirm", "Confirm", id="confirm.yes"),
+        Binding("escape,n", "cancel", "Cancel", id="confirm.cancel"),
+    ]
+
+    def __init__(
+        self,
+        title: str,
+        summary: str,
+        command: str | None = None,
+        *,
+        confirm_label: str = "Confirm",
+        require_typing: str | None = None,
+        note: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.title_text = title
+        self.summary = summary
+        self.command = command
+        self.confirm_label = confirm_label
+        self.require_typing = require_typing
+        self.note = note
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Label(self.title_text, id="title", classes="dialog-title")
+            yield Static(self.summary, id="summary", markup=False)
+            if self.note:
+                yield Static(self.note, id="note", classes="dim", markup=False)
+            if self.command:
+                yield Static(f"$ {self.command}", id="command", classes="command", markup=False)
+            if self.require_typing:
+                yield Label(
+                    f"Protected environment: type {self.require_typing} to confirm",
+                    id="typing-hint",
+                    classes="warning",
+                )
+                yield Input(placeholder=self.require_typing, id="typed")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button(
+                    self.confirm_label,
+                    id="confirm",
+                    variant="error",
+                    disabled=bool(self.require_typing),
+                )
+
+    def on_mount(self) -> None:
+        if self.require_typing:
+            typed = self.query_one("#typed", Input)
+            typed.cursor_blink = getattr(self.app, "cursor_blink_enabled", True)
+            typed.focus()
+        else:
+            self.query_one("#cancel", Button).focus()
+
+    @property
+    def typed_ok(self) -> bool:
+        if not self.require_typing:
+            return True
+        return self.query_one("#typed", Input).value.strip() == self.require_typing
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action == "confirm" and not self.typed_ok)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.query_one("#confirm", Button).disabled = not self.typed_ok
+        self.refresh_bindings()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if self.typed_ok:
+            self.dismiss(True)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "confirm" and self.typed_ok:
+            self.dismiss(True)
+        else:
+            self.dismiss(False)
+
+    def action_confirm(self) -> None:
+        if self.typed_ok:
+            self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)

@@ -1,0 +1,134 @@
+"""What every top-level screen shares: chrome, the app's state, an optional own poll.
+
+A screen never reads the store itself: the app hands it data (``refresh_view``)
+or it names a ``fetch`` the base class runs in a worker, one request at a
+time, the next one scheduled only when the previous one finished. The poll
+stops while the screen is hidden or a modal is open over it (the screen is
+suspended then) and restarts when it comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from textual.app import ComposeResult
+from textual.css.query import NoMatches
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from console.tui.display import Freshness
+from console.tui.widgets.chrome import ConsoleHeader, StatusLine
+
+if TYPE_CHECKING:
+    from console.tui.app import ShipdeckApp
+
+
+class ConsoleScreen(Screen[None]):
+    """Header, body, status line and footer; refreshed by the app, polled if it says so."""
+
+    SCREEN_TITLE: ClassVar[str] = ""
+    POLL_INTERVAL_S: ClassVar[float | None] = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.freshness = Freshness(self.SCREEN_TITLE.lower())
+
+    def compose(self) -> ComposeResult:
+        yield ConsoleHeader(id="header")
+        yield from self.compose_body()
+        yield StatusLine(id="status")
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    @property
+    def console(self) -> ShipdeckApp:
+        return cast("ShipdeckApp", self.app)
+
+    @property
+    def is_showing(self) -> bool:
+        """On top of the visible stack: no modal over it, not another mode's screen."""
+        return self.app.screen is self
+
+    # -- refreshing ------------------------------------------------------------------------
+
+    def on_screen_resume(self) -> None:
+        self.resumed()
+        self.update_view()
+        self.start_polling()
+
+    def update_view(self) -> None:
+        """Chrome and body from the app's latest data; a no-op until the body is mounted."""
+        try:
+            self.refresh_chrome()
+            self.refresh_view()
+        except NoMatches:
+            pass  # still composing nested containers; the next poll shows it
+
+    def on_screen_suspend(self) -> None:
+        self.stop_polling()
+
+    def resumed(self) -> None:
+        """Hook: the screen is shown again (Textual calls every class's handler, so
+        subclasses override this rather than ``on_screen_resume``)."""
+
+    def refresh_chrome(self) -> None:
+        app = self.console
+        self.query_one(ConsoleHeader).show(self.SCREEN_TITLE, app.selected, app.read_only)
+        parts, warning = app.status_parts(self.status_extra())
+        self.query_one(StatusLine).show(parts, warning)
+
+    def status_extra(self) -> Iterable[str]:
+        """Screen-specific status (its own source's freshness), shown after the app's."""
+        if self.POLL_INTERVAL_S is None or self.freshness.healthy:
+            return []
+        return [f"{self.freshness.name} " + self.freshness.describe(self.console.tz)]
+
+    def refresh_view(self) -> None:
+        """Show the app's latest data (overview statuses, hosts); cheap, keyed updates only."""
+
+    # -- the screen's own poll ------------------------------------------------------------------
+
+    def fetch(self) -> Any:
+        """Read this screen's data (runs in a thread)."""
+        raise NotImplementedError
+
+    def show(self, result: Any) -> None:
+        """Display what ``fetch`` returned."""
+
+    def start_polling(self) -> None:
+        if self.POLL_INTERVAL_S is None:
+            return
+        self.run_worker(
+            self._poll_loop, group="screen-poll", exclusive=True, name=f"poll {self.SCREEN_TITLE}"
+        )
+
+    def poll_now(self) -> None:
+        """Fetch immediately (the selection or filter changed); restarts the loop."""
+        if self.is_showing:
+            self.start_polling()
+
+    def stop_polling(self) -> None:
+        self.workers.cancel_group(self, "screen-poll")
+
+    async def _poll_loop(self) -> None:
+        assert self.POLL_INTERVAL_S is not None
+        while True:
+            try:
+                result = await asyncio.to_thread(self.fetch)
+            except Exception as error:
+                lines = str(error).strip().splitlines()
+                self.freshness.failed(lines[0] if lines else type(error).__name__)
+            else:
+                self.freshness.ok(self.console.data.clock.now())
+                if self.is_showing:
+                    with contextlib.suppress(NoMatches):
+                        self.show(result)
+            if self.is_showing:
+                with contextlib.suppress(NoMatches):
+                    self.refresh_chrome()
+            await asyncio.sleep(self.POLL_INTERVAL_S)

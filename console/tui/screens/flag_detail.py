@@ -1,0 +1,69 @@
+"""One flag's every field, why it is stale, and its audit history (Enter on Flags)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import cast
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Label, Static
+
+from console.tui.data import ConsoleData, FlagDetail
+from console.tui.display import stamp
+
+
+def detail_text(detail: FlagDetail, tz: object = None) -> Text:
+    text = Text()
+    width = max(len(label) for label, _ in detail.fields)
+    for label, value in detail.fields:
+        text.append(f"{label:<{width}}  ", style="bold")
+        text.append(f"{value}\n")
+    if detail.row.stale:
+        text.append("\nstale\n", style="bold yellow")
+        for code, message in detail.row.stale:
+            text.append(f"  ⚑ {code}: {message}\n", style="yellow")
+    text.append("\naudit history (newest first)\n", style="bold underline")
+    if not detail.changes:
+        text.append("  no recorded changes\n", style="dim")
+    for change in detail.changes:
+        env = change.environment or "all"
+        text.append(f"  {stamp(change.at, tz)}  {change.operator}  [{env}]  ")  # type: ignore[arg-type]
+        text.append(f"{change.summary}\n")
+    return text
+
+
+class FlagDetailScreen(ModalScreen[None]):
+    """Fields, stale reasons and audit trail of one flag."""
+
+    BINDINGS = [Binding("escape,q", "close", "Back", id="flag.close")]
+
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self.key = key
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide tall"):
+            yield Label(f"flag {self.key}", classes="dialog-title")
+            with VerticalScroll():
+                yield Static("loading…", id="flag-detail")
+            yield Static("Esc: back", classes="dim")
+
+    def on_mount(self) -> None:
+        self.run_worker(self._load(), group="flag-detail", exclusive=True)
+
+    async def _load(self) -> None:
+        data = cast(ConsoleData, self.app.data)
+        body = self.query_one("#flag-detail", Static)
+        try:
+            detail = await asyncio.to_thread(data.flag_detail, self.key)
+        except Exception as error:
+            body.update(Text(f"cannot read flag {self.key}: {error}", style="bold red"))
+            return
+        body.update(detail_text(detail, getattr(self.app, "tz", None)))
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,165 @@
+"""1 · Overview: every service × environment at a glance; selecting one focuses the rest.
+
+Rows are keyed ``service/environment`` and come from config first (so the
+table paints before the store answers), then each poll updates only the
+cells that changed.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import DataTable, Static
+
+from console.core.status import ServiceStatus
+from console.tui.data import Target
+from console.tui.display import health_text, last_text, rollout_text
+from console.tui.screens.base import ConsoleScreen
+from console.tui.screens.styles import outcome, release, styled
+from console.tui.widgets.table import KeyedTable
+
+COLUMNS = [
+    ("service", "service"),
+    ("env", "env"),
+    ("live", "live"),
+    ("standby", "standby"),
+    ("rollout", "rollout"),
+    ("last deploy", "last"),
+    ("lock", "lock"),
+    ("health", "health"),
+]
+
+
+def overview_cells(target: Target, status: ServiceStatus | None) -> list[Text]:
+    """One row of the overview table (pure: unit-tested through the screen)."""
+    env = styled(
+        target.environment + (" ⚠" if target.protected else ""),
+        "bold red" if target.protected else "",
+    )
+    if status is None:
+        return [styled(target.service, "bold"), env] + [styled("…", "dim")] * 6
+    standby = release(status.standby_release, status.standby_color, "warm")
+    progress = status.in_progress
+    rollout = styled(
+        rollout_text(status),
+        "bold red"
+        if progress and progress.get("interrupted")
+        else ("bold cyan" if progress else "dim"),
+    )
+    last = status.last_deploy or {}
+    lock = status.lock
+    lock_text = (
+        styled(f"{lock['holder']}{' (stale)' if lock.get('stale') else ''}", "bold yellow")
+        if lock
+        else styled("-", "dim")
+    )
+    health = health_text(status, target)
+    health_style = (
+        "bold red"
+        if health.startswith("MIXED") or "down" in health or "unhealthy" in health
+        else ("dim" if health.startswith("probing") else "green")
+    )
+    return [
+        styled(target.service, "bold"),
+        env,
+        release(status.live_release, status.live_color),
+        standby,
+        rollout,
+        outcome(last_text(status), last.get("outcome")),
+        lock_text,
+        styled(health, health_style),
+    ]
+
+
+def detail_text(target: Target, status: ServiceStatus | None, tz: object = None) -> Text:
+    """A few lines about the selected row: rollout, lock, hosts, drill."""
+    text = Text()
+    text.append(f"{target.service} / {target.environment}", style="bold")
+    if target.protected:
+        text.append("  PROTECTED", style="bold red")
+    if status is None:
+        text.append("\nwaiting for the state store…", style="dim")
+        return text
+    live = (
+        f"live {status.live_release} ({status.live_color})"
+        if status.live_release
+        else "nothing live"
+    )
+    text.append(f" — {live}")
+    if status.standby_release:
+        text.append(f" · standby {status.standby_release} ({status.standby_color}, warm)")
+    if status.canary_release:
+        text.append(f" · canary {status.canary_release} at {status.canary_weight_pct}%")
+    progress = status.in_progress
+    if progress:
+        text.append(
+            f"\nrollout #{progress.get('id')} {progress.get('kind')}/{progress.get('strategy')} "
+            f"by {progress.get('operator')}: {progress.get('step') or 'starting'}"
+        )
+        if progress.get("interrupted"):
+            text.append(
+                f"  INTERRUPTED: no heartbeat for {progress.get('heartbeat_age_s')}s — "
+                f"A rolls back, or: shipdeck deploy {target.service} --resume",
+                style="bold red",
+            )
+    if status.lock:
+        text.append(f"\n{status.lock.get('text')}", style="yellow")
+    if status.last_deploy:
+        last = status.last_deploy
+        text.append(f"\nlast: #{last.get('id')} {last.get('kind')} ")
+        text.append(str(last.get("outcome")), style=outcome("", last.get("outcome")).style)
+        if last.get("reason"):
+            text.append(f": {last.get('reason')}")
+    if status.hosts:
+        text.append("\nhosts: ")
+        for i, (host, view) in enumerate(sorted(status.hosts.items())):
+            if i:
+                text.append(" · ")
+            if view.get("reachable"):
+                text.append(f"{host} {', '.join(view.get('running') or ['nothing running'])}")
+            else:
+                text.append(f"{host} unreachable: {view.get('error')}", style="bold red")
+        if status.mixed_versions:
+            text.append("  MIXED VERSIONS", style="bold red")
+    drill = status.drill or {}
+    if drill.get("warning"):
+        text.append(f"\ndrill: {drill['warning']}", style="dim")
+    return text
+
+
+class OverviewScreen(ConsoleScreen):
+    """Every service × environment: live, standby, rollout, last outcome, lock, health."""
+
+    SCREEN_TITLE = "Overview"
+
+    def compose_body(self) -> ComposeResult:
+        yield KeyedTable(COLUMNS, id="overview-table")
+        yield Static(id="detail", classes="detail")
+
+    def on_mount(self) -> None:
+        self.refresh_view()
+        self.query_one(KeyedTable).focus()
+
+    def refresh_view(self) -> None:
+        app = self.console
+        table = self.query_one(KeyedTable)
+        if not table.columns:
+            return
+        table.sync([(t.key, overview_cells(t, app.statuses.get(t.key))) for t in app.targets])
+        selected = app.selected.key if app.selected else None
+        if selected and table.selected_key() != selected and selected in table.row_keys():
+            table.move_cursor(row=table.get_row_index(selected))
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        app = self.console
+        detail = self.query_one("#detail", Static)
+        if app.selected is None:
+            detail.update(Text("no services configured", style="dim"))
+            return
+        detail.update(detail_text(app.selected, app.statuses.get(app.selected.key)))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value is not None:
+            self.console.select(str(event.row_key.value))
+            self._show_detail()

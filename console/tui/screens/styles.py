@@ -1,0 +1,42 @@
+"""Rich styles for words the on-call scans for: outcomes, verdicts, colors, health.
+
+Colour only ever doubles a word that is there anyway, so ``NO_COLOR`` loses nothing.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+OUTCOME_STYLES = {
+    "succeeded": "green",
+    "in_progress": "bold cyan",
+    "rolled_back": "bold red",
+    "failed": "bold red",
+    "aborted": "yellow",
+}
+VERDICT_STYLES = {"pass": "green", "fail": "bold red", "inconclusive": "yellow"}
+COLOR_STYLES = {"blue": "bold blue", "green": "bold green", "canary": "bold yellow"}
+
+
+def styled(text: str, style: str = "") -> Text:
+    return Text(text, style=style, no_wrap=True, overflow="ellipsis")
+
+
+def outcome(text: str, word: str | None = None) -> Text:
+    return styled(text, OUTCOME_STYLES.get(word or text, ""))
+
+
+def verdict(word: str) -> Text:
+    return styled(word.upper() if word == "fail" else word, VERDICT_STYLES.get(word, "dim"))
+
+
+def release(name: str | None, color: str | None, extra: str = "") -> Text:
+    if not name:
+        return styled("-", "dim")
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(name, style="bold")
+    if color:
+        text.append(f" {color}", style=COLOR_STYLES.get(color, ""))
+    if extra:
+        text.append(f" {extra}", style="dim")
+    return text

@@ -1,0 +1,1 @@
+"""Reusable widgets of the console: header, status line, keyed table, chart, steps."""
