@@ -21,8 +21,8 @@ def make_app(
 ) -> ShipdeckApp:
     options.setdefault("tz", UTC)
     options.setdefault("cursor_blink", False)
-    options.setdefault("overview_interval_s", 0.05)
-    options.setdefault("hosts_interval_s", 0.05)
+    options.setdefault("overview_interval_s", 0.3)
+    options.setdefault("hosts_interval_s", 0.3)
     return ShipdeckApp(data or FakeConsoleData(), ops or FakeOps(), **options)
 
 

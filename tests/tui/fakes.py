@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -323,7 +324,7 @@ class FakeConsoleData:
         self.calls.append(("overview", ()))
         if self.overview_error is not None:
             raise self.overview_error
-        return list(self.status_list)
+        return copy.deepcopy(self.status_list)  # like the store: a fresh answer every poll
 
     async def hosts(self) -> dict[str, dict[str, Any]]:
         self.calls.append(("hosts", ()))

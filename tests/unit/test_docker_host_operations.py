@@ -40,9 +40,9 @@ class FakeApi:
         if self.fail_with is not None:
             raise self.fail_with
 
-    def ping(self) -> bool:
+    def version(self) -> dict[str, str]:
         self._enter()
-        return True
+        return {"Version": "fake-20.10"}
 
     def inspect_container(self, container_id: str) -> dict[str, Any]:
         self._enter()
@@ -144,7 +144,7 @@ async def test_sdk_calls_never_run_on_the_event_loop_thread(
 ) -> None:
     host, api = fake
 
-    await host.ping()
+    assert await host.ping() == "fake-20.10"
 
     assert api.calling_threads and threading.get_ident() not in api.calling_threads
 

@@ -18,6 +18,9 @@ Why these defaults (50 req/s total, 1% baseline errors, 5% canary weight; see
   traffic has and the binomial model does not; ``error_ratio_pass = 1.5``:
   promote once the canary is shown to be less than 1.5x worse. Between the two
   either decision may come; both are anytime-valid claims.
+- ``latency_quantiles = (0.5, 0.99, 0.999)``: the median threshold can pass
+  or fail; the p99 and p99.9 ones only fail. The far tail catches rare but
+  large slowness (3% of requests +400 ms) in minutes, where p99 alone took 10.
 - ``min_soak_s = 600`` and ``min_canary_requests = 500``: PASS also needs time
   for slow-burning problems (leaks, caches) and traffic that could show them.
 """

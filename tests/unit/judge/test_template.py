@@ -15,8 +15,8 @@ def test_defaults_are_the_documented_ones():
     assert (t.error_ratio_fail, t.error_ratio_pass) == (1.2, 1.5)
     assert (t.alpha_fail, t.alpha_pass) == (0.05, 0.05)
     assert t.errors_alpha_fail == pytest.approx(0.025)
-    assert t.latency_alpha_fail == pytest.approx(0.0125)
-    assert t.latency_quantiles == (0.5, 0.99)
+    assert t.latency_alpha_fail == pytest.approx(0.025 / 3)
+    assert t.latency_quantiles == (0.5, 0.99, 0.999)
 
 
 def test_without_latency_the_errors_get_the_whole_fail_budget():
