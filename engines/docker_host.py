@@ -512,6 +512,32 @@ class DockerHost:
         info = await self._owned(container)
         return await self._logs_of(info.id, tail_lines)
 
+    async def image_labels(self, image: str) -> dict[str, str]:
+        """Labels of a present image (``repo@sha256:…``): where a release declares
+        things about itself, e.g. the schema versions the migration gate checks."""
+        split_digest_reference(self.name, image)
+
+        def labels(client: docker.DockerClient) -> dict[str, str]:
+            config = client.api.inspect_image(image).get("Config") or {}
+            return {str(k): str(v) for k, v in (config.get("Labels") or {}).items()}
+
+        return await self._call(f"inspecting {image}", labels)
+
+    async def image_digests(self, repository: str) -> list[str]:
+        """Digests of this repository's images present on the host (retained releases)."""
+        validate_repository(self.name, repository)
+
+        def digests(client: docker.DockerClient) -> list[str]:
+            found: set[str] = set()
+            for summary in client.api.images(name=repository):
+                for reference in summary.get("RepoDigests") or []:
+                    repo, _, digest = reference.partition("@")
+                    if repo == repository and digest:
+                        found.add(digest)
+            return sorted(found)
+
+        return await self._call(f"listing images of {repository}", digests)
+
     async def prune_images(self, repository: str, keep_digests: Collection[str]) -> list[str]:
         """Remove this repository's images that are older than the newest kept
         one, not in ``keep_digests`` and not used by any container (running or

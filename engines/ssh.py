@@ -26,6 +26,7 @@ import secrets
 import shlex
 import shutil
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,12 @@ from typing import Any
 
 import asyncssh
 
-from engines.errors import EngineOperationFailed, InvalidTargetInput, TargetUnreachable
+from engines.errors import (
+    EngineError,
+    EngineOperationFailed,
+    InvalidTargetInput,
+    TargetUnreachable,
+)
 
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 _USER_PATTERN = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
@@ -163,6 +169,7 @@ class SshPool:
         self._keepalive_count_max = keepalive_count_max
         self._connections: dict[SshTarget, asyncssh.SSHClientConnection] = {}
         self._connect_locks: dict[SshTarget, asyncio.Lock] = {}
+        self._connect_failures: dict[SshTarget, tuple[float, EngineError]] = {}
         self._forwards: dict[tuple[SshTarget, str], _Forward] = {}
         self._forward_locks: dict[tuple[SshTarget, str], asyncio.Lock] = {}
         self._socket_dir: Path | None = None
@@ -184,13 +191,24 @@ class SshPool:
         callers ask at the same time) when there is none or it was dropped."""
         if self.is_connected(target):
             return self._connections[target]
+        asked_at = time.monotonic()
         lock = self._connect_locks.setdefault(target, asyncio.Lock())
         async with lock:
             if self.is_connected(target):
                 return self._connections[target]
+            # Whoever waited while a connect failed gets that failure, instead of
+            # paying one more connect timeout each on a host that is down.
+            failed_at, failure = self._connect_failures.get(target, (0.0, None))
+            if failure is not None and failed_at >= asked_at:
+                raise type(failure)(failure.target, failure.cause)
             self._forget_connection(target)
-            async with self._slots:
-                connection = await self._connect(target)
+            try:
+                async with self._slots:
+                    connection = await self._connect(target)
+            except EngineError as exc:
+                self._connect_failures[target] = (time.monotonic(), exc)
+                raise
+            self._connect_failures.pop(target, None)
             self._connections[target] = connection
             return connection
 

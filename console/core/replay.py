@@ -99,9 +99,10 @@ def _parse(document: Any) -> Recording:
     if not isinstance(document, Mapping):
         raise _Malformed("$", "expected an object with interval_s and intervals")
     interval_s = document.get("interval_s")
-    if not _is_number(interval_s) or interval_s <= 0:
+    if not _is_number(interval_s) or not 0 < interval_s <= 86400:
         raise _Malformed(
-            "$.interval_s", f"expected a positive number of seconds, got {json.dumps(interval_s)}"
+            "$.interval_s",
+            f"expected a number of seconds in (0, 86400], got {json.dumps(interval_s)}",
         )
     intervals = document.get("intervals")
     if not isinstance(intervals, list) or not intervals:

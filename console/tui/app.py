@@ -24,7 +24,7 @@ from textual.app import App, ScreenStackError, UnknownModeError
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from console.core.status import ServiceStatus
 from console.tui.commands import ActionsProvider
@@ -104,6 +104,7 @@ class ShipdeckApp(App[int]):
         overview_interval_s: float = 1.0,
         hosts_interval_s: float = 5.0,
         hosts_timeout_s: float = 30.0,
+        screen_poll_s: float | None = None,
         cursor_blink: bool = True,
     ) -> None:
         super().__init__()
@@ -114,6 +115,7 @@ class ShipdeckApp(App[int]):
         self.overview_interval_s = overview_interval_s
         self.hosts_interval_s = hosts_interval_s
         self.hosts_timeout_s = hosts_timeout_s
+        self.screen_poll_s = screen_poll_s  # None: each screen's own interval
         self.cursor_blink_enabled = cursor_blink
         self.targets: list[Target] = data.targets()
         self.selected: Target | None = self.targets[0] if self.targets else None
@@ -533,10 +535,9 @@ class ShipdeckApp(App[int]):
             tracked, thread=True, group="ops", name=description, exit_on_error=False
         )
         self.publish()
-        await worker.wait()
-        if worker.state == WorkerState.SUCCESS and worker.result is not None:
-            result = worker.result
-        else:
+        try:
+            result = await worker.wait()
+        except (WorkerFailed, WorkerCancelled):
             result = OpResult(False, f"{description}: {_one_line(worker.error)}")
         self.notify(
             result.message,

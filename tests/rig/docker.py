@@ -28,6 +28,15 @@ SYSTEM_SOCKET = "/var/run/docker.sock"
 START_TIMEOUT_S = 60.0
 
 
+def existing_socket_path() -> str:
+    """Where the machine's own dockerd would listen: ``DOCKER_HOST`` when it names
+    a UNIX socket, else the default socket."""
+    docker_host = os.environ.get("DOCKER_HOST", "")
+    if docker_host.startswith("unix://"):
+        return docker_host.removeprefix("unix://")
+    return SYSTEM_SOCKET
+
+
 def socket_answers(socket_path: str) -> bool:
     """Whether a dockerd answers a ping on this socket."""
     if not os.path.exists(socket_path):
@@ -56,9 +65,11 @@ class RigDocker:
 
     @classmethod
     def ensure(cls, workdir: Path) -> RigDocker:
-        """The system dockerd if it answers, else a private one under ``workdir``."""
-        if socket_answers(SYSTEM_SOCKET):
-            return cls(socket_path=SYSTEM_SOCKET)
+        """The machine's dockerd if it answers (``DOCKER_HOST=unix://…`` or the
+        default socket), else a private one under ``workdir``."""
+        existing = existing_socket_path()
+        if socket_answers(existing):
+            return cls(socket_path=existing)
         return cls._start_private(workdir)
 
     @property

@@ -53,10 +53,14 @@ class DemoRelease:
 
 
 DEMO_RELEASES = (
-    DemoRelease("v1", "v1"),
-    DemoRelease("v2", "v2"),
-    # The demo's bad release: 6% errors and 60 ms more latency, with no extra config.
-    DemoRelease("v3", "v3", error_rate=0.06, extra_latency_ms=60),
+    # Healthy releases still fail 1% of requests, as real services do: a judge that
+    # compares error ratios needs some errors to tell "same as baseline" from "no data".
+    DemoRelease("v1", "v1", error_rate=0.01),
+    DemoRelease("v2", "v2", error_rate=0.01),
+    # The demo's bad release: 3x the error rate, with no extra config.
+    DemoRelease("v3", "v3", error_rate=0.03),
+    # A latency regression: same errors as v1/v2, 60 ms slower.
+    DemoRelease("v4", "v4", error_rate=0.01, extra_latency_ms=60),
 )
 
 

@@ -21,8 +21,9 @@ def make_app(
 ) -> ShipdeckApp:
     options.setdefault("tz", UTC)
     options.setdefault("cursor_blink", False)
-    options.setdefault("overview_interval_s", 0.3)
-    options.setdefault("hosts_interval_s", 0.3)
+    options.setdefault("overview_interval_s", 0.2)
+    options.setdefault("hosts_interval_s", 0.2)
+    options.setdefault("screen_poll_s", 0.2)
     return ShipdeckApp(data or FakeConsoleData(), ops or FakeOps(), **options)
 
 

@@ -135,3 +135,18 @@ async def test_forwarding_refuses_a_relative_socket_path(tmp_path: Path) -> None
     async with SshPool() as pool:
         with pytest.raises(InvalidTargetInput, match="must be absolute"):
             await pool.forward_unix_socket(target(tmp_path), "docker.sock")
+
+
+async def test_callers_waiting_on_a_failing_connect_share_its_failure(
+    tmp_path: Path, silent_server: int
+) -> None:
+    hung = target(tmp_path, port=silent_server)
+    started = asyncio.get_running_loop().time()
+
+    async with SshPool() as pool:
+        outcomes = await asyncio.gather(
+            *(pool.connection(hung) for _ in range(4)), return_exceptions=True
+        )
+
+    assert all(isinstance(outcome, TargetUnreachable) for outcome in outcomes)
+    assert asyncio.get_running_loop().time() - started < 1.5

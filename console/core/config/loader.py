@@ -404,10 +404,12 @@ def _read_templates(root: _Table, errors: _Errors) -> dict[str, Any]:
         try:
             templates[name] = AnalysisTemplate.from_mapping(dict(table.data), f"analysis.{name}")
         except ShipdeckError as error:
-            message = error.message
-            key_match = re.search(r"analysis\.[a-z0-9-]+\.([A-Za-z0-9_]+)", message)
-            path = f"analysis.{name}.{key_match.group(1)}" if key_match else f"analysis.{name}"
-            errors.add(path, message.split(": ", 1)[-1] if ": " in message else message)
+            # The template reports "analysis.NAME: KEY: problem".
+            parts = error.message.split(": ", 2)
+            if len(parts) == 3 and parts[1] in table.data:
+                errors.add(f"analysis.{name}.{parts[1]}", parts[2])
+            else:
+                errors.add(f"analysis.{name}", error.message.split(": ", 1)[-1])
     if "default" not in templates and AnalysisTemplate is not None:
         templates["default"] = AnalysisTemplate.from_mapping({}, "analysis.default")
     return templates

@@ -70,7 +70,7 @@ def parse_listen(value: object) -> tuple[str, int] | str:
     error = check_address(address)
     if error:
         return error
-    if not port_text.isdigit():
+    if not (port_text.isascii() and port_text.isdigit()):
         return f"invalid listen address {value!r}: port must be a number"
     port = int(port_text)
     port_error = check_port(port)

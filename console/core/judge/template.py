@@ -99,6 +99,10 @@ class AnalysisTemplate:
     # temper each interval's evidence by the overdispersion seen so far
     dispersion_guard: bool = True
     bounds: tuple[BoundRule, ...] = field(default=())
+    # what a rollout does when an analysis step ends inconclusive (too little
+    # data, metrics unreachable): hold the weight for a human, roll back, or
+    # extend the step once
+    on_inconclusive: str = "pause"
 
     @property
     def errors_alpha_fail(self) -> float:
@@ -207,6 +211,10 @@ def _parse_template(mapping: Mapping[str, Any], source: str) -> AnalysisTemplate
             values[key] = _boolean(source, key, value)
         elif key == "bounds":
             values[key] = _parse_bounds(value, source)
+        elif key == "on_inconclusive":
+            if value not in ("pause", "rollback", "extend"):
+                raise _fail(source, key, 'expected "pause", "rollback" or "extend"')
+            values[key] = value
     template = AnalysisTemplate(**values)
     share = template.errors_alpha_share
     if "errors_alpha_share" in values and template.latency_quantiles and not 0 < share < 1:

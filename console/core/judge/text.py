@@ -35,7 +35,7 @@ def ratio(value: float) -> str:
 
 def level(alpha: float) -> str:
     """Confidence level of an anytime bound, e.g. 0.025 → '97.5%'."""
-    return f"{100 * (1 - alpha):.6g}%"
+    return f"{100 * (1 - alpha):.2f}".rstrip("0").rstrip(".") + "%"
 
 
 def seconds_short(value_s: float | None) -> str:

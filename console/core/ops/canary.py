@@ -271,7 +271,7 @@ async def _rollout(ctx, request, service, env, started, resume_from) -> DeployRe
                 if outcome == "fail":
                     raise OperationFailed(state.get("fail_reason") or "analysis failed")
                 if outcome == "inconclusive":
-                    policy = getattr(template_for(ctx, step.analysis or service.analysis), "on_inconclusive", "pause")
+                    policy = template_for(ctx, step.analysis or service.analysis).on_inconclusive
                     if policy == "rollback":
                         raise OperationFailed(
                             "analysis inconclusive: "

@@ -131,4 +131,4 @@ class ConsoleScreen(Screen[None]):
             if self.is_showing:
                 with contextlib.suppress(NoMatches):
                     self.refresh_chrome()
-            await asyncio.sleep(self.POLL_INTERVAL_S)
+            await asyncio.sleep(self.console.screen_poll_s or self.POLL_INTERVAL_S)

@@ -187,7 +187,8 @@ class HostsScreen(ConsoleScreen):
             message = f"unreachable: no logs within {LOGS_TIMEOUT_S:g}s"
         except Exception as error:
             text = None
-            message = f"unreachable: {str(error).splitlines()[0] if str(error) else error!r}"
+            lines = str(error).strip().splitlines()
+            message = f"unreachable: {lines[0] if lines else type(error).__name__}"
         if self.container != container:
             return
         logs.clear()

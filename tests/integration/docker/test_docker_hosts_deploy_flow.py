@@ -9,10 +9,10 @@ from collections.abc import Callable
 
 import pytest
 
-from engines.docker_host import ContainerSpec, DockerHost, PullProgress
+from engines.docker_host import ContainerSpec, DockerHost, HostSpec, PullProgress
 from engines.errors import EngineOperationFailed
 from engines.fanout import fan_out
-from tests.rig.rig import Rig
+from tests.rig.rig import Rig, RigHost
 
 pytestmark = pytest.mark.rig
 
@@ -163,3 +163,26 @@ async def test_recent_logs_of_a_container_are_fetched(
 
     assert "ValueError: invalid literal for int() with base 10: 'not-a-port'" in logs
     assert len(logs.splitlines()) <= 5
+
+
+async def test_a_local_host_uses_its_docker_socket_and_probes_health_directly(
+    rig_hosts: list[RigHost], demo_spec: Callable[..., ContainerSpec]
+) -> None:
+    spec = rig_hosts[0].host_spec()
+    local = DockerHost(
+        HostSpec(
+            name=spec.name,
+            docker_socket=spec.docker_socket,
+            publish_address=spec.publish_address,
+        )
+    )
+    try:
+        await local.ensure_image(demo_spec("v2").image)
+        info = await local.start_container(demo_spec("v2", color="blue"))
+        healthy = await local.wait_healthy(info)
+        listed = await local.list_containers()
+    finally:
+        await local.close()
+
+    assert healthy.attempts >= 1
+    assert [(c.release, c.state) for c in listed] == [("v2", "running")]

@@ -7,11 +7,13 @@ import json
 import types
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from console.cli_commands import analyze
 from console.core.errors import InvalidInput
 from console.core.judge import AnalysisTemplate
-from console.core.replay import load_recording, replay
+from console.core.replay import load_recording, parse_recording, replay
 
 BUCKETS = {"0.05": 2000, "0.1": 2700, "0.25": 2840, "+Inf": 2850}
 CANARY_BUCKETS = {"0.05": 100, "0.1": 142, "0.25": 149, "+Inf": 150}
@@ -110,7 +112,10 @@ def test_missing_errors_mean_zero_and_null_arm_means_no_data(tmp_path):
             lambda d: d["intervals"][0]["canary"]["latency_buckets"].update({"0.1": 50}),
             '$.intervals[0].canary.latency_buckets["0.1"]: cumulative count 50 is below 100',
         ),
-        (lambda d: d.update(interval_s=0), "$.interval_s: expected a positive number"),
+        (
+            lambda d: d.update(interval_s=0),
+            "$.interval_s: expected a number of seconds in (0, 86400]",
+        ),
         (lambda d: d.update(intervals=[]), "$.intervals: expected a non-empty list"),
         (lambda d: d["intervals"].append(3), "$.intervals[1]: expected an object"),
     ],
@@ -168,3 +173,41 @@ def test_cli_refuses_an_unknown_template(tmp_path):
 def test_cli_without_config_uses_the_default_template(tmp_path):
     code, (doc, _) = cli(tmp_path, {"interval_s": 60, "intervals": [healthy()]})
     assert code == 3 and doc["verdict"] == "inconclusive"
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 10**4)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                ["requests", "errors", "latency_buckets", "+Inf", "0.1", "canary", "x"]
+            ),
+            inner,
+            max_size=3,
+        )
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(json_values, st.integers(0, 2))
+def test_any_json_is_parsed_or_refused_with_a_path(arm, where):
+    document = {"interval_s": 60, "intervals": [healthy()]}
+    if where == 0:
+        document["intervals"][0]["canary"] = arm
+    elif where == 1:
+        document["intervals"].append(arm)
+    else:
+        document["intervals"][0]["canary"]["latency_buckets"] = arm
+    try:
+        recording = parse_recording(document, "samples.json")
+    except InvalidInput as err:
+        assert str(err).startswith("samples.json: $")
+    else:
+        replay(recording, AnalysisTemplate())

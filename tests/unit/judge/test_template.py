@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from console.core.errors import InvalidInput
 from console.core.judge.template import ACCEPTED_KEYS, AnalysisTemplate
@@ -75,3 +77,27 @@ def test_bound_needs_a_limit():
 
 def test_every_field_is_an_accepted_key():
     assert set(ACCEPTED_KEYS) == set(AnalysisTemplate.__dataclass_fields__)
+
+
+toml_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**6)
+    | st.floats(allow_nan=True)
+    | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from([*ACCEPTED_KEYS, "bogus"]), toml_values, max_size=5))
+def test_any_table_loads_or_is_refused_with_invalid_input(table):
+    try:
+        template = AnalysisTemplate.from_mapping(table, SOURCE)
+    except InvalidInput as err:
+        assert str(err).startswith(SOURCE)
+    else:
+        assert isinstance(template, AnalysisTemplate)

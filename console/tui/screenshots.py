@@ -1,0 +1,91 @@
+"""SVG screenshots of the five screens, for the README: ``make screenshots``.
+
+``save_screenshots(app_factory, directory)`` drives a console (real or fake
+data) with Pilot through 1–5 and saves ``overview.svg``, ``canary.svg``,
+``history.svg``, ``flags.svg`` and ``hosts.svg``. It first selects the
+service whose canary is running (if any), so every screen has something to
+show. Also runnable: ``python -m console.tui.screenshots --config C --state S
+--out screenshots``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from console.tui.app import ShipdeckApp
+
+SHOTS: tuple[tuple[str, str], ...] = (
+    ("1", "overview"),
+    ("2", "canary"),
+    ("3", "history"),
+    ("4", "flags"),
+    ("5", "hosts"),
+)
+
+
+def _interesting_target(app: ShipdeckApp) -> str | None:
+    """The target with a canary running, else one with a rollout, else None."""
+    running = [s for s in app.statuses.values() if s.in_progress]
+    canary = [s for s in running if s.in_progress and s.in_progress.get("strategy") == "canary"]
+    for status in canary or running:
+        return f"{status.service}/{status.environment}"
+    return None
+
+
+async def save_screenshots(
+    app_factory: Callable[[], ShipdeckApp],
+    directory: Path | str,
+    *,
+    size: tuple[int, int] = (120, 36),
+    settle_s: float = 1.5,
+    focus_on: str | None = None,
+) -> list[Path]:
+    """Drive the console through every screen and save one SVG per screen."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    app = app_factory()
+    saved: list[Path] = []
+    async with app.run_test(size=size) as pilot:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(settle_s, 5.0)
+        while not app.statuses and loop.time() < deadline:
+            await pilot.pause(0.05)
+        target = focus_on or _interesting_target(app)
+        if target and app.selected and app.selected.key != target:
+            keys = [t.key for t in app.targets]
+            if target in keys:
+                for _ in range(keys.index(target) - keys.index(app.selected.key)):
+                    await pilot.press("down")
+        await pilot.pause(settle_s)
+        for key, name in SHOTS:
+            await pilot.press(key)
+            await pilot.pause(settle_s)
+            saved.append(Path(app.save_screenshot(filename=f"{name}.svg", path=str(out))))
+    return saved
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--config")
+    parser.add_argument("--state")
+    parser.add_argument("--out", default="screenshots")
+    parser.add_argument("--focus", help="SERVICE/ENV to select first")
+    args = parser.parse_args(argv)
+    args.read_only = True  # screenshots never change anything
+    from console.tui.app import build_app
+
+    app, close = build_app(args)
+    try:
+        saved = asyncio.run(save_screenshots(lambda: app, args.out, focus_on=args.focus))
+    finally:
+        close()
+    for path in saved:
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
