@@ -30,6 +30,7 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("service", nargs="?", help="service whose live canary to judge")
+    parser.add_argument("--env", default="production", help="environment of the live canary")
     parser.add_argument(
         "--samples", metavar="FILE", help="replay recorded per-interval samples (JSON)"
     )
@@ -82,5 +83,12 @@ async def handle(args: argparse.Namespace, ctx: Any) -> int:
         ctx.out.document(result, render_text(result))
         return int(EXIT_BY_VERDICT[result["verdict"]])
     if args.service:
-        raise InvalidInput("analyze SERVICE: live analysis needs a running canary")
+        from console.cli_commands.opsupport import op_context
+        from console.core.ops.analyze import analyze_service
+
+        ctx.config().service(args.service)
+        async with op_context(ctx) as op:
+            result = await analyze_service(op, args.service, args.env, args.template)
+        ctx.out.document(result, render_text(result))
+        return int(EXIT_BY_VERDICT[result["verdict"]])
     raise InvalidInput("analyze: give SERVICE or --samples FILE")

@@ -210,7 +210,7 @@ def health_text(status: ServiceStatus, target: Target | None = None) -> str:
     return text
 
 
-def rollout_text(status: ServiceStatus) -> str:
+def rollout_text(status: ServiceStatus, steps: int = 0) -> str:
     progress = status.in_progress
     if not progress:
         if status.canary_release:
@@ -221,7 +221,9 @@ def rollout_text(status: ServiceStatus) -> str:
     weight = progress.get("weight_pct")
     if progress.get("strategy") == "canary":
         index = progress.get("step_index")
-        step = f"step {int(index) + 1} " if index is not None else ""
+        step = ""
+        if index is not None:
+            step = f"{int(index) + 1}/{steps} " if steps else f"step {int(index) + 1} "
         return f"canary {step}{bar(weight or 0, 5)} {int(weight or 0)}%"
     return f"{progress.get('kind')}: {progress.get('step') or 'starting'}"
 
@@ -230,9 +232,11 @@ def last_text(status: ServiceStatus) -> str:
     last = status.last_deploy
     if not last:
         return "-"
+    kind = "" if last.get("kind") == "deploy" else f"{last.get('kind')} "
     if last.get("outcome") == "in_progress":
-        return f"{last.get('kind')} running"
-    return f"{last.get('kind')} {last.get('outcome')} {age(last.get('age_s'))}"
+        return f"{kind}running"
+    outcome = str(last.get("outcome")).replace("_", " ")
+    return f"{kind}{outcome} {age(last.get('age_s'))}"
 
 
 def diff_notices(old: Sequence[ServiceStatus] | None, new: Sequence[ServiceStatus]) -> list[Notice]:

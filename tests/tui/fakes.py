@@ -81,7 +81,9 @@ def hosts_view() -> dict[str, dict[str, Any]]:
 
 def _host_doc(view: dict[str, Any], service: str, color: str) -> dict[str, Any]:
     live = [
-        c for c in view["containers"] if c["service"] == service and c["color"] == color and not c["track"]
+        c
+        for c in view["containers"]
+        if c["service"] == service and c["color"] == color and not c["track"]
     ]
     return {
         "reachable": view["reachable"],
@@ -232,15 +234,41 @@ def canary_view(**changes: Any) -> CanaryView:
         overall="inconclusive",
         metrics=(
             MetricView(
-                "error_rate", "fail", "3.1x baseline (credible)", 0.071, 0.023, tuple(bad), tuple(series)
+                "error_rate",
+                "fail",
+                "3.1x baseline (credible)",
+                0.071,
+                0.023,
+                tuple(bad),
+                tuple(series),
             ),
-            MetricView("p50_latency_ms", "pass", "within 5%", 41.0, 40.0, (40.0, 41.0), (40.0, 40.0)),
-            MetricView("p95_latency_ms", "pass", "within 8%", 120.0, 112.0, (118.0, 120.0), (110.0, 112.0)),
-            MetricView("p99_latency_ms", "inconclusive", "too few slow requests", 310.0, 260.0, (300.0, 310.0), (250.0, 260.0)),
+            MetricView(
+                "p50_latency_ms", "pass", "within 5%", 41.0, 40.0, (40.0, 41.0), (40.0, 40.0)
+            ),
+            MetricView(
+                "p95_latency_ms", "pass", "within 8%", 120.0, 112.0, (118.0, 120.0), (110.0, 112.0)
+            ),
+            MetricView(
+                "p99_latency_ms",
+                "inconclusive",
+                "too few slow requests",
+                310.0,
+                260.0,
+                (300.0, 310.0),
+                (250.0, 260.0),
+            ),
             MetricView("cpu", "pass", "", 0.42, 0.40, (0.4, 0.42), (0.4, 0.4)),
             MetricView("memory_mb", "pass", "", 512.0, 498.0, (500.0, 512.0), (498.0, 498.0)),
             MetricView("saturation", "pass", "", 0.31, 0.30, (0.3, 0.31), (0.3, 0.3)),
-            MetricView("checkout_rate", "pass", "business metric steady", 12.1, 12.4, (12.0, 12.1), (12.4, 12.4)),
+            MetricView(
+                "checkout_rate",
+                "pass",
+                "business metric steady",
+                12.1,
+                12.4,
+                (12.0, 12.1),
+                (12.4, 12.4),
+            ),
         ),
     )
     return replace(view, **changes)
@@ -312,9 +340,22 @@ class FakeConsoleData:
     def __post_init__(self) -> None:
         if not self.releases_answer:
             self.releases_answer = [
-                ReleaseChoice("v42", "registry/web@sha256:ccc", NOW, True, "blue", True, baseline=True, live=True),
-                ReleaseChoice("v41", "registry/web@sha256:bbb", NOW - timedelta(hours=2), True, "green", True),
-                ReleaseChoice("v40", "registry/web@sha256:aaa", NOW - timedelta(days=2), False, None, True),
+                ReleaseChoice(
+                    "v42",
+                    "registry/web@sha256:ccc",
+                    NOW,
+                    True,
+                    "blue",
+                    True,
+                    baseline=True,
+                    live=True,
+                ),
+                ReleaseChoice(
+                    "v41", "registry/web@sha256:bbb", NOW - timedelta(hours=2), True, "green", True
+                ),
+                ReleaseChoice(
+                    "v40", "registry/web@sha256:aaa", NOW - timedelta(days=2), False, None, True
+                ),
             ]
 
     def targets(self) -> list[Target]:
@@ -352,17 +393,28 @@ class FakeConsoleData:
             and (service is None or r.service == service)
             and (
                 not text
-                or any(text in (v or "").lower() for v in (r.service, r.operator, r.outcome, r.reason))
+                or any(
+                    text in (v or "").lower() for v in (r.service, r.operator, r.outcome, r.reason)
+                )
             )
         ]
         return sorted(rows, key=lambda r: r.id, reverse=True)[:limit]
 
-    def events(self, deployment_id: int, after_id: int = 0, limit: int = 500) -> list[TimelineEvent]:
+    def events(
+        self, deployment_id: int, after_id: int = 0, limit: int = 500
+    ) -> list[TimelineEvent]:
         self.calls.append(("events", (deployment_id, after_id)))
         events = [
-            TimelineEvent(1, NOW - timedelta(minutes=3), "deploy_started", f"deployment #{deployment_id} started"),
+            TimelineEvent(
+                1,
+                NOW - timedelta(minutes=3),
+                "deploy_started",
+                f"deployment #{deployment_id} started",
+            ),
             TimelineEvent(2, NOW - timedelta(minutes=2), "healthy", "v43 healthy on green"),
-            TimelineEvent(3, NOW - timedelta(minutes=1), "traffic", "LB edge: blue 75% / green 25%"),
+            TimelineEvent(
+                3, NOW - timedelta(minutes=1), "traffic", "LB edge: blue 75% / green 25%"
+            ),
         ]
         return [e for e in events if e.id > after_id][:limit]
 
@@ -389,7 +441,11 @@ class FakeConsoleData:
         return FlagDetail(
             row,
             (("owner", row.owner), ("type", row.type), ("stage", row.stage)),
-            (FlagChangeView(NOW - timedelta(days=1), "bob@ops", "production", "production_percent 10 → 25"),),
+            (
+                FlagChangeView(
+                    NOW - timedelta(days=1), "bob@ops", "production", "production_percent 10 → 25"
+                ),
+            ),
         )
 
 
@@ -438,9 +494,13 @@ class FakeOps:
     def abort(self, service: str, environment: str) -> OpResult:
         return self._record("abort", service, environment)
 
-    def start_deploy(self, service: str, environment: str, image: str, strategy: str) -> FakeRollout:
+    def start_deploy(
+        self, service: str, environment: str, image: str, strategy: str
+    ) -> FakeRollout:
         self.calls.append(("start_deploy", (service, environment, image, strategy)))
-        rollout = FakeRollout(f"{service}/{environment}: deploy {image} ({strategy})", "shipdeck deploy")
+        rollout = FakeRollout(
+            f"{service}/{environment}: deploy {image} ({strategy})", "shipdeck deploy"
+        )
         self.rollouts.append(rollout)
         return rollout
 

@@ -31,7 +31,7 @@ async def test_rollback_offers_retained_releases_safest_first(data, ops):
         options = pilot.app.screen.query_one(OptionList)
         prompts = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
         assert prompts[0].startswith("v42") and "baseline" in prompts[0]
-        assert "v41" in prompts[1] and "warm (green)" in prompts[1] and "known-good" in prompts[1]
+        assert prompts[1] == "v41           warm (green) · last live 2h ago · known-good"
         assert "cold: start from image" in prompts[2]
 
 

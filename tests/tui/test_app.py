@@ -23,7 +23,11 @@ async def test_opens_on_overview_with_a_row_per_service_and_environment(data, op
         app = await ready(pilot)
         table = app.screen.query_one("#overview-table", DataTable)
         assert isinstance(app.screen, OverviewScreen)
-        assert [str(k.value) for k in table.rows] == ["api/production", "web/staging", "web/production"]
+        assert [str(k.value) for k in table.rows] == [
+            "api/production",
+            "web/staging",
+            "web/production",
+        ]
 
 
 async def test_number_keys_switch_screens(data, ops):
@@ -100,7 +104,9 @@ async def test_question_mark_lists_every_key_with_its_binding_id(data, ops):
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, KeysScreen))
         rows = {row[2]: row for row in app.screen.rows}
-        assert {"rollback", "promote", "abort", "deploy", "lock", "quit", "screen.history"} <= set(rows)
+        assert {"rollback", "promote", "abort", "deploy", "lock", "quit", "screen.history"} <= set(
+            rows
+        )
         assert rows["rollback"][3] == "dimmed: read-only"
         await pilot.press("escape")
         await pilot.pause()
@@ -160,7 +166,9 @@ async def test_store_failure_keeps_last_data_and_says_stale_since(data, ops):
         app = await ready(pilot)
         data.overview_error = RuntimeError("database is locked")
         status = app.screen.query_one(StatusLine)
-        await wait_for(pilot, lambda: "stale since 03:00:00: database is locked" in str(status.render()))
+        await wait_for(
+            pilot, lambda: "stale since 03:00:00: database is locked" in str(status.render())
+        )
         assert app.statuses["web/production"].live_release == "v42"
         assert status.has_class("-warning")
 
@@ -170,7 +178,9 @@ async def test_hung_host_probe_times_out_and_the_ui_keeps_answering(data, ops):
     async with make_app(data, ops, hosts_timeout_s=0.2).run_test(size=SIZE) as pilot:
         app = pilot.app
         status = app.screen.query_one(StatusLine)
-        await wait_for(pilot, lambda: "hosts unreachable: timed out after 0.2s" in str(status.render()))
+        await wait_for(
+            pilot, lambda: "hosts unreachable: timed out after 0.2s" in str(status.render())
+        )
         await pilot.press("3")
         await pilot.pause()
         assert isinstance(app.screen, HistoryScreen)

@@ -28,7 +28,14 @@ async def test_canary_shows_each_metric_with_ratio_and_verdict(data, ops):
         table = screen.query_one(DataTable)
         assert table.row_count == 8
         cells = [str(c) for c in table.get_row("error_rate")]
-        assert cells == ["error_rate", "0.071", "0.023", "3.09×", "FAIL", "3.1x baseline (credible)"]
+        assert cells == [
+            "error_rate",
+            "0.071",
+            "0.023",
+            "3.09×",
+            "FAIL",
+            "3.1x baseline (credible)",
+        ]
 
 
 async def test_canary_highlights_the_current_step_and_the_time_left(data, ops):

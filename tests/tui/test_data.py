@@ -76,7 +76,9 @@ def console(tmp_path: Path) -> StoreConsoleData:
 def release(console: StoreConsoleData, tag: str, *, live_hours_ago: float | None = None):
     store = console.store
     digest = hashlib.sha256(tag.encode()).hexdigest()
-    made = store.record_release("web", "production", f"127.0.0.1:5000/web@sha256:{digest}", tag, NOW)
+    made = store.record_release(
+        "web", "production", f"127.0.0.1:5000/web@sha256:{digest}", tag, NOW
+    )
     if live_hours_ago is not None:
         store.mark_release(made.id, NOW - timedelta(hours=live_hours_ago), live=True, healthy=True)
     return store.release(made.id)
@@ -90,7 +92,9 @@ def test_targets_come_from_config_with_protection_and_steps(console):
 
 def test_history_pages_newest_first_by_keyset(console):
     ids = [
-        console.store.start_deployment("web", "production", "blue-green", "deploy", None, None, f"op{i}", NOW)
+        console.store.start_deployment(
+            "web", "production", "blue-green", "deploy", None, None, f"op{i}", NOW
+        )
         for i in range(5)
     ]
     first = console.history_page(None, None, 2)
@@ -100,13 +104,17 @@ def test_history_pages_newest_first_by_keyset(console):
 
 def test_history_filter_matches_operator(console):
     for operator in ("ann", "bob", "ann"):
-        console.store.start_deployment("web", "production", "canary", "deploy", None, None, operator, NOW)
+        console.store.start_deployment(
+            "web", "production", "canary", "deploy", None, None, operator, NOW
+        )
     assert {r.operator for r in console.history_page("bob", None, 10)} == {"bob"}
 
 
 def test_history_rows_name_releases(console):
     v1, v2 = release(console, "v1"), release(console, "v2")
-    console.store.start_deployment("web", "production", "canary", "deploy", v1.id, v2.id, "ann", NOW)
+    console.store.start_deployment(
+        "web", "production", "canary", "deploy", v1.id, v2.id, "ann", NOW
+    )
     [row] = console.history_page(None, None, 10)
     assert (row.from_release, row.to_release, row.outcome) == ("v1", "v2", "in_progress")
 
@@ -145,7 +153,12 @@ def test_canary_view_joins_persisted_state_and_analysis_events(console):
     assert (view.step_index, view.weight_pct, view.steps[1]) == (1, 5, "analysis default for 600s")
     assert view.step_ends_at == datetime(2026, 11, 30, 3, 5, tzinfo=UTC)
     [metric] = view.metrics
-    assert (metric.name, metric.verdict, metric.canary, metric.baseline) == ("error_rate", "pass", 0.03, 0.01)
+    assert (metric.name, metric.verdict, metric.canary, metric.baseline) == (
+        "error_rate",
+        "pass",
+        0.03,
+        0.01,
+    )
     assert metric.canary_series == (0.02, 0.03) and metric.ratio == pytest.approx(3.0)
 
 
@@ -161,7 +174,11 @@ def test_canary_view_reads_only_new_events_on_each_poll(console):
 def test_canary_view_accepts_samples_that_are_display_strings(console):
     deployment_id = start_canary(console)
     console.store.add_event(
-        deployment_id, "analysis", "look", NOW, {"samples": {"p99": {"canary": "310 ms", "baseline": "250 ms"}}}
+        deployment_id,
+        "analysis",
+        "look",
+        NOW,
+        {"samples": {"p99": {"canary": "310 ms", "baseline": "250 ms"}}},
     )
     view = console.canary(None)
     p99 = next(m for m in view.metrics if m.name == "p99")
@@ -174,21 +191,25 @@ def test_no_canary_is_none(console):
 
 
 def test_releases_are_offered_known_good_first_with_warm_marked(console):
-    v1 = release(console, "v1", live_hours_ago=48)
+    release(console, "v1", live_hours_ago=48)
     v2 = release(console, "v2", live_hours_ago=2)
     v3 = release(console, "v3", live_hours_ago=0)
-    v4 = release(console, "v4")  # never live
-    console.store.set_traffic(TrafficRecord("web", "production", "blue", v3.id, v2.id, None, 0, NOW))
+    release(console, "v4")  # never live
+    console.store.set_traffic(
+        TrafficRecord("web", "production", "blue", v3.id, v2.id, None, 0, NOW)
+    )
     choices = console.releases("web", "production")
     assert [c.name for c in choices] == ["v2", "v4", "v1"]
     assert choices[0].warm and choices[0].color == "green" and choices[0].known_good
-    assert not choices[2].warm and v4.id
+    assert not choices[1].known_good and not choices[2].warm
 
 
 def test_during_a_canary_the_live_baseline_comes_first(console):
     v1 = release(console, "v1", live_hours_ago=1)
     v2 = release(console, "v2")
-    console.store.set_traffic(TrafficRecord("web", "production", "blue", v1.id, v2.id, v2.id, 25, NOW))
+    console.store.set_traffic(
+        TrafficRecord("web", "production", "blue", v1.id, v2.id, v2.id, 25, NOW)
+    )
     choices = console.releases("web", "production")
     assert choices[0].name == "v1" and choices[0].baseline
 
@@ -222,7 +243,12 @@ def test_flag_references_are_counted_in_the_tree(console):
 
 def test_flag_detail_includes_the_audit_history(console):
     console.store.record_flag_change(
-        "new-checkout", "production", "bob", {"production_percent": 5}, {"production_percent": 10}, NOW
+        "new-checkout",
+        "production",
+        "bob",
+        {"production_percent": 5},
+        {"production_percent": 10},
+        NOW,
     )
     detail = console.flag_detail("new-checkout")
     assert ("owner", "payments") in detail.fields

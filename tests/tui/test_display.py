@@ -80,7 +80,9 @@ def test_an_automatic_rollback_raises_an_error_toast_with_a_bell():
 def test_a_new_verdict_raises_a_toast():
     before = statuses()
     after = copy.deepcopy(before)
-    after[2].in_progress["verdicts"] = [{"name": "error_rate", "verdict": "fail", "explanation": "3x"}]
+    after[2].in_progress["verdicts"] = [
+        {"name": "error_rate", "verdict": "fail", "explanation": "3x"}
+    ]
     [notice] = diff_notices(before, after)
     assert notice.message == "judge: error_rate fail" and notice.severity == "warning"
 

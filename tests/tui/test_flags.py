@@ -33,7 +33,7 @@ async def test_flags_table_shows_state_bar_stale_reason_and_references(data, ops
         table = screen.query_one(DataTable)
         assert str(table.get_cell("beta-reports", "production")) == "on █▌░░░░  25%"
         assert str(table.get_cell("payments-kill", "staging")) == "KILLED"
-        assert str(table.get_cell("dark-mode", "stale")) == "⚑ fully on, past cleanup by"
+        assert str(table.get_cell("dark-mode", "stale")) == "⚑ fully on +1"
         assert str(table.get_cell("dark-mode", "refs")) == "7"
 
 

@@ -100,5 +100,7 @@ async def test_a_finished_deployment_updates_its_row_in_place(data, ops):
         screen = await open_history(pilot)
         data.history[0] = replace(data.history[0], outcome="succeeded", duration_s=61.0)
         table = screen.query_one(DataTable)
-        await wait_for(pilot, lambda: "succeeded" in str(table.get_cell("250", "outcome")), timeout=5)
+        await wait_for(
+            pilot, lambda: "succeeded" in str(table.get_cell("250", "outcome")), timeout=5
+        )
         assert str(table.get_cell("250", "duration")) == "1m01s"

@@ -128,8 +128,14 @@ def test_deploy_runs_the_headless_command_in_its_own_process(ops, tmp_path):
 
 
 def test_headless_commands_quote_what_they_must():
-    assert rollback_command("web", "production", "v41") == "shipdeck rollback web --env production --to v41"
-    assert flag_percent_command("a-b", "staging", 5) == "shipdeck flags set a-b --percent 5 --env staging"
+    assert (
+        rollback_command("web", "production", "v41")
+        == "shipdeck rollback web --env production --to v41"
+    )
+    assert (
+        flag_percent_command("a-b", "staging", 5)
+        == "shipdeck flags set a-b --percent 5 --env staging"
+    )
 
 
 def test_python_default_is_this_interpreter(ops):

@@ -137,20 +137,20 @@ async def rollback(
     live = rel.live_release(ctx.store, traffic)
     has_canary = bool(traffic and traffic.canary_release)
     running = ctx.store.in_progress(service.name, env.name)
-    if kind == "abort":
-        if not running:
-            raise Blocked(f"{service.name}/{env.name}: no rollout in progress to abort")
-        # Abort returns to where the rollout started: its baseline / previous live release.
+    if kind == "abort" and not running:
+        raise Blocked(f"{service.name}/{env.name}: no rollout in progress to abort")
+    chosen: Release | None = None
+    if running and to in ("last-good", "previous", ""):
+        # A deployment in progress (alive or interrupted) is undone: back to where it started.
         origin = running[-1].from_release
-        chosen = ctx.store.release(origin) if origin is not None else live  # type: ignore[assignment]
-        if chosen is None:
-            raise Blocked(
-                f"{service.name}/{env.name}: the rollout has no previous release to return to"
-            )
-    elif has_canary and to in ("last-good", "previous", "") and live is not None:
-        chosen = live  # during a canary the baseline is the known-good release
-    else:
-        chosen = pick_target(ctx, service.name, env.name, to, live)
+        chosen = ctx.store.release(origin) if origin is not None else live
+    if chosen is None and kind == "abort":
+        raise Blocked(f"{service.name}/{env.name}: the rollout has no previous release to return to")
+    if chosen is None:
+        if has_canary and to in ("last-good", "previous", "") and live is not None:
+            chosen = live  # during a canary the baseline is the known-good release
+        else:
+            chosen = pick_target(ctx, service.name, env.name, to, live)
     if dry_run:
         return await _plan(ctx, service, env, traffic, live, chosen, started)
     orphans = await _stop_running_deploy(ctx, service.name, env.name)

@@ -56,6 +56,12 @@ class ConfirmationModal(ModalScreen[bool]):
                     classes="warning",
                 )
                 yield Input(placeholder=self.require_typing, id="typed")
+            hint = (
+                f"type {self.require_typing}, then Enter · Esc: cancel"
+                if self.require_typing
+                else "y: confirm · Esc: cancel · Tab: next button"
+            )
+            yield Static(hint, id="hint", classes="dim")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button(

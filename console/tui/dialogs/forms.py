@@ -19,23 +19,23 @@ STRATEGIES = ("blue-green", "canary")
 
 
 def release_prompt(choice: ReleaseChoice, now: datetime) -> Text:
-    """``v41  last live 2h ago  warm (green)  known-good`` — what the on-call weighs."""
+    """``v41  warm (green) · last live 2h ago · known-good`` — what the on-call weighs."""
     text = Text(no_wrap=True, overflow="ellipsis")
-    text.append(f"{choice.name:<16}", style="bold")
+    text.append(f"{choice.name:<14}", style="bold")
     if choice.baseline:
-        text.append("baseline: abort the canary, back to 100% here  ")
-    live = (
-        f"last live {age((now - choice.last_live_at).total_seconds())} ago"
-        if choice.last_live_at
-        else "never live"
-    )
-    text.append(f"{live:<20}")
-    if choice.baseline or choice.warm:
-        text.append(f"warm ({choice.color})  " if choice.color else "warm  ", style="bold")
+        text.append(f"baseline, live on {choice.color or '?'}: abort the canary", style="bold")
+        return text
+    if choice.warm:
+        text.append(f"warm ({choice.color})" if choice.color else "warm", style="bold")
     else:
-        text.append("cold: start from image  ")
+        text.append("cold: start from image")
+    if choice.last_live_at:
+        ago = age((now - choice.last_live_at).total_seconds())
+        text.append(" · last live " + (ago if ago == "just now" else f"{ago} ago"))
+    else:
+        text.append(" · never live")
     if choice.known_good:
-        text.append("known-good")
+        text.append(" · known-good")
     return text
 
 

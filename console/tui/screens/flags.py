@@ -49,7 +49,10 @@ def env_cell(row: FlagRow, environment: str) -> Text:
 
 
 def flag_cells(row: FlagRow, refs: int | None) -> list[Text]:
-    stale = ", ".join(code.lower().replace("_", " ") for code, _ in row.stale)
+    stale = ""
+    if row.stale:
+        stale = row.stale[0][0].lower().replace("_", " ")
+        stale += f" +{len(row.stale) - 1}" if len(row.stale) > 1 else ""
     return [
         styled(row.key, "bold"),
         styled(row.type),

@@ -147,8 +147,6 @@ class HostsScreen(ConsoleScreen):
             )
         else:
             text.append(f"{len(view.get('containers', []))} shipdeck containers")
-        if selected:
-            text.append(f" · {selected.service} first", style="dim")
         title.update(text)
         items = list((view or {}).get("containers", []))
         if selected:

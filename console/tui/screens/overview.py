@@ -18,15 +18,16 @@ from console.tui.screens.base import ConsoleScreen
 from console.tui.screens.styles import outcome, release, styled
 from console.tui.widgets.table import KeyedTable
 
+# Most important first: at 80 columns the rightmost ones scroll.
 COLUMNS = [
     ("service", "service"),
     ("env", "env"),
     ("live", "live"),
-    ("standby", "standby"),
     ("rollout", "rollout"),
-    ("last deploy", "last"),
-    ("lock", "lock"),
     ("health", "health"),
+    ("last", "last"),
+    ("lock", "lock"),
+    ("standby", "standby"),
 ]
 
 
@@ -38,10 +39,10 @@ def overview_cells(target: Target, status: ServiceStatus | None) -> list[Text]:
     )
     if status is None:
         return [styled(target.service, "bold"), env] + [styled("…", "dim")] * 6
-    standby = release(status.standby_release, status.standby_color, "warm")
+    standby = release(status.standby_release, status.standby_color)
     progress = status.in_progress
     rollout = styled(
-        rollout_text(status),
+        rollout_text(status, len(target.steps)),
         "bold red"
         if progress and progress.get("interrupted")
         else ("bold cyan" if progress else "dim"),
@@ -63,11 +64,11 @@ def overview_cells(target: Target, status: ServiceStatus | None) -> list[Text]:
         styled(target.service, "bold"),
         env,
         release(status.live_release, status.live_color),
-        standby,
         rollout,
+        styled(health, health_style),
         outcome(last_text(status), last.get("outcome")),
         lock_text,
-        styled(health, health_style),
+        standby,
     ]
 
 

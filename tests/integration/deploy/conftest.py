@@ -1,0 +1,135 @@
+"""A whole deploy target on the real rig: two SSH hosts, the registry, a real nginx.
+
+Each test gets its own nginx, state store and config (fresh ports), so tests
+never see each other's traffic state; containers are removed after each test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tomli_w
+
+from console.core.clock import Clock
+from console.core.config import Config, load_config
+from console.core.fleet import Fleet
+from console.core.ops.context import OpContext
+from console.core.store import open_store
+from tests.rig.daemons import RigUnavailable, free_port
+from tests.rig.edge import NginxEdge
+from tests.rig.require import missing
+from tests.rig.rig import Rig
+
+
+@dataclass
+class Stack:
+    rig: Rig
+    nginx: NginxEdge
+    config_path: Path
+    state_path: Path
+    listen_port: int
+    events: list[tuple[str, str, dict]]
+
+    def config(self, **service_changes: Any) -> Config:
+        config = load_config(self.config_path)
+        if service_changes:
+            service = dataclasses.replace(config.services["web"], **service_changes)
+            config = dataclasses.replace(config, services={"web": service})
+        return config
+
+    def context(self, operator: str = "tester", **service_changes: Any) -> OpContext:
+        config = self.config(**service_changes)
+
+        def listener(event: str, message: str, fields: dict) -> None:
+            self.events.append((event, message, fields))
+
+        return OpContext(
+            config, open_store(self.state_path), Clock(), operator, Fleet(config), [listener]
+        )
+
+    def cli_env(self) -> dict[str, str]:
+        import os
+
+        return {
+            **os.environ,
+            "SHIPDECK_CONFIG": str(self.config_path),
+            "SHIPDECK_OPERATOR": "tester",
+        }
+
+
+def write_stack_config(
+    path: Path, rig: Rig, nginx: NginxEdge, state: Path, listen: int, base_port: int, **extra: Any
+) -> None:
+    service = {
+        "image": rig.image_repository,
+        "hosts": [h.name for h in rig.hosts],
+        "container_port": 8000,
+        "health_path": "/healthz",
+        "health_timeout_s": 20,
+        "strategy": "blue-green",
+        "load_balancer": "edge",
+        "listen": f"127.0.0.1:{listen}",
+        "preview_listen": f"127.0.0.1:{free_port()}",
+        "base_port": base_port,
+        "post_deploy_verify": "1s",
+        "env": {"ERROR_RATE": "0"},
+        "smoke": [
+            {"path": "/healthz", "status": 200},
+            {"path": "/", "status": 200, "contains": "version="},
+        ],
+    }
+    service.update(extra)
+    document = {
+        "state_path": str(state),
+        "lock_lease_s": 2,
+        "hosts": {
+            h.name: {
+                "address": f"ssh://root@{h.ssh_address}:{h.ssh_port}",
+                "docker_socket": h.docker_socket,
+                "known_hosts": str(h.known_hosts),
+                "identity_file": str(h.identity_file),
+                "publish_address": h.publish_address,
+                "connect_timeout_s": 5,
+            }
+            for h in rig.hosts
+        },
+        "load_balancers": {
+            "edge": {
+                "kind": "nginx",
+                "config_dir": str(nginx.config_dir),
+                "main_config": str(nginx.main_config),
+                "validate_command": nginx.validate_command,
+                "reload_command": nginx.reload_command,
+            }
+        },
+        "metrics": {"scrape_interval_s": 1},
+        "services": {"web": service},
+    }
+    path.write_text(tomli_w.dumps(document))
+
+
+@pytest.fixture
+def nginx_edge(tmp_path: Path) -> Iterator[NginxEdge]:
+    try:
+        edge = NginxEdge.start(tmp_path / "nginx")
+    except RigUnavailable as exc:
+        missing(exc.component, exc.why)
+    try:
+        yield edge
+    finally:
+        edge.stop()
+
+
+@pytest.fixture
+async def stack(rig: Rig, rig_hosts, nginx_edge: NginxEdge, tmp_path: Path) -> AsyncIterator[Stack]:
+    listen = free_port()
+    base_port = random.randrange(20000, 40000, 10)
+    config_path = tmp_path / "shipdeck.toml"
+    write_stack_config(config_path, rig, nginx_edge, tmp_path / "state.db", listen, base_port)
+    yield Stack(rig, nginx_edge, config_path, tmp_path / "state.db", listen, [])
