@@ -1,4 +1,5 @@
-"""A whole deploy target on the real rig: two SSH hosts, the registry, a real nginx.
+"""A whole deploy target on the real rig: two SSH hosts, the registry, a real nginx
+(and, for canaries, a real Prometheus scraping every slot of every host).
 
 Each test gets its own nginx, state store and config (fresh ports), so tests
 never see each other's traffic state; containers are removed after each test.
@@ -22,7 +23,7 @@ from console.core.fleet import Fleet
 from console.core.ops.context import OpContext
 from console.core.store import open_store
 from tests.rig.daemons import RigUnavailable, free_port
-from tests.rig.edge import NginxEdge
+from tests.rig.edge import NginxEdge, PrometheusServer
 from tests.rig.require import missing
 from tests.rig.rig import Rig
 
@@ -35,6 +36,7 @@ class Stack:
     state_path: Path
     listen_port: int
     events: list[tuple[str, str, dict]]
+    prometheus: PrometheusServer | None = None
 
     def config(self, **service_changes: Any) -> Config:
         config = load_config(self.config_path)
@@ -64,7 +66,14 @@ class Stack:
 
 
 def write_stack_config(
-    path: Path, rig: Rig, nginx: NginxEdge, state: Path, listen: int, base_port: int, **extra: Any
+    path: Path,
+    rig: Rig,
+    nginx: NginxEdge,
+    state: Path,
+    listen: int,
+    base_port: int,
+    extra_document: dict | None = None,
+    **extra: Any,
 ) -> None:
     service = {
         "image": rig.image_repository,
@@ -111,6 +120,7 @@ def write_stack_config(
         "metrics": {"scrape_interval_s": 1},
         "services": {"web": service},
     }
+    document.update(extra_document or {})
     path.write_text(tomli_w.dumps(document))
 
 
@@ -133,3 +143,74 @@ async def stack(rig: Rig, rig_hosts, nginx_edge: NginxEdge, tmp_path: Path) -> A
     config_path = tmp_path / "shipdeck.toml"
     write_stack_config(config_path, rig, nginx_edge, tmp_path / "state.db", listen, base_port)
     yield Stack(rig, nginx_edge, config_path, tmp_path / "state.db", listen, [])
+
+
+def write_targets(path: Path, rig: Rig, base_port: int, job: str = "web") -> None:
+    """Every slot port of every host; series are told apart by their version label."""
+    import json
+
+    targets = [f"{h.publish_address}:{base_port + offset}" for h in rig.hosts for offset in (0, 1)]
+    path.write_text(json.dumps([{"targets": targets, "labels": {"job": job}}]))
+
+
+CANARY_TEMPLATE = {
+    "interval_s": 1,
+    "alpha_fail": 0.05,
+    "alpha_pass": 0.1,
+    "error_ratio_pass": 3.0,
+    "latency_quantiles": [0.5, 0.99],
+    "latency_ratio_pass": 2.0,
+    "min_soak_s": 5,
+    "min_canary_requests": 150,
+    "min_reference_requests": 100,
+    "traffic_min_expected_requests": 30,
+}
+
+
+@pytest.fixture
+async def canary_stack(
+    rig: Rig, rig_hosts, nginx_edge: NginxEdge, tmp_path: Path
+) -> AsyncIterator[Stack]:
+    """A stack whose service deploys by canary, judged from a real Prometheus (1 s scrapes)."""
+    listen = free_port()
+    base_port = random.randrange(20000, 40000, 10)
+    targets = tmp_path / "targets.json"
+    write_targets(targets, rig, base_port)
+    try:
+        prometheus = PrometheusServer.start(tmp_path / "prometheus", free_port(), targets)
+    except RigUnavailable as exc:
+        missing(exc.component, exc.why)
+    config_path = tmp_path / "shipdeck.toml"
+    steps = [
+        {"weight": 5},
+        {"analysis": "test", "duration": "60s"},
+        {"weight": 25},
+        {"analysis": "test", "duration": "60s"},
+        {"weight": 50},
+        {"analysis": "test", "duration": "40s"},
+        {"weight": 100},
+    ]
+    write_stack_config(
+        config_path,
+        rig,
+        nginx_edge,
+        tmp_path / "state.db",
+        listen,
+        base_port,
+        strategy="canary",
+        analysis="test",
+        canary_steps=steps,
+        env={},
+        extra_document={
+            "analysis": {"test": CANARY_TEMPLATE},
+            "metrics": {
+                "prometheus_url": prometheus.url,
+                "scrape_interval_s": 1,
+                "query_timeout_s": 2,
+            },
+        },
+    )
+    try:
+        yield Stack(rig, nginx_edge, config_path, tmp_path / "state.db", listen, [], prometheus)
+    finally:
+        prometheus.stop()
