@@ -607,8 +607,16 @@ def build_app(args: argparse.Namespace) -> tuple[ShipdeckApp, Callable[[], None]
 
 
 def run_console(args: argparse.Namespace) -> int:
-    """Open the console; returns the process exit code (2 bad config, 4 store unreachable)."""
+    """Open the console; returns the process exit code (2 bad config, 4 store unreachable).
+
+    Textual's terminal driver installs signal handlers, which only the main
+    thread may do; called from another thread the console runs as a child
+    ``shipdeck`` process on the same terminal instead.
+    """
     from console.core.errors import ShipdeckError
+
+    if threading.current_thread() is not threading.main_thread():
+        return _run_console_process(args)
 
     try:
         app, close = build_app(args)
@@ -629,6 +637,18 @@ def run_console(args: argparse.Namespace) -> int:
                 threading.Event().wait(0.2)
         close()
     return int(app.return_code or 0)
+
+
+def _run_console_process(args: argparse.Namespace) -> int:
+    import subprocess
+
+    argv = [sys.executable, "-m", "console"]
+    for option in ("config", "state"):
+        if getattr(args, option, None):
+            argv += [f"--{option}", str(getattr(args, option))]
+    if getattr(args, "read_only", False):
+        argv.append("--read-only")
+    return subprocess.call(argv)
 
 
 __all__ = ["ShipdeckApp", "build_app", "run_console"]

@@ -2,7 +2,9 @@
 
 ``save_screenshots(app_factory, directory)`` drives a console (real or fake
 data) with Pilot through 1–5 and saves ``overview.svg``, ``canary.svg``,
-``history.svg``, ``flags.svg`` and ``hosts.svg``. It first selects the
+``history.svg``, ``flags.svg`` and ``hosts.svg``;
+``save_screenshots(config_path, state_path, directory)`` does the same for the
+real console over that config and store, read-only. It first selects the
 service whose canary is running (if any), so every screen has something to
 show. Also runnable: ``python -m console.tui.screenshots --config C --state S
 --out screenshots``.
@@ -36,15 +38,40 @@ def _interesting_target(app: ShipdeckApp) -> str | None:
 
 
 async def save_screenshots(
-    app_factory: Callable[[], ShipdeckApp],
-    directory: Path | str,
+    source: Callable[[], ShipdeckApp] | str | Path,
+    state_or_directory: str | Path,
+    directory: str | Path | None = None,
     *,
     size: tuple[int, int] = (120, 36),
     settle_s: float = 1.5,
     focus_on: str | None = None,
 ) -> list[Path]:
-    """Drive the console through every screen and save one SVG per screen."""
-    out = Path(directory)
+    """Drive the console through every screen and save one SVG per screen.
+
+    ``source`` is an app factory (then the second argument is the directory)
+    or a config path (then a state path and the directory follow).
+    """
+    if callable(source):
+        return await _save(source, Path(state_or_directory), size, settle_s, focus_on)
+    if directory is None:
+        raise TypeError("save_screenshots(config_path, state_path, directory): directory missing")
+    from console.tui.app import build_app
+
+    args = argparse.Namespace(config=str(source), state=str(state_or_directory), read_only=True)
+    app, close = build_app(args)
+    try:
+        return await _save(lambda: app, Path(directory), size, settle_s, focus_on)
+    finally:
+        close()
+
+
+async def _save(
+    app_factory: Callable[[], ShipdeckApp],
+    out: Path,
+    size: tuple[int, int],
+    settle_s: float,
+    focus_on: str | None,
+) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     app = app_factory()
     saved: list[Path] = []
@@ -74,14 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="screenshots")
     parser.add_argument("--focus", help="SERVICE/ENV to select first")
     args = parser.parse_args(argv)
-    args.read_only = True  # screenshots never change anything
-    from console.tui.app import build_app
-
-    app, close = build_app(args)
-    try:
-        saved = asyncio.run(save_screenshots(lambda: app, args.out, focus_on=args.focus))
-    finally:
-        close()
+    saved = asyncio.run(save_screenshots(args.config, args.state, args.out, focus_on=args.focus))
     for path in saved:
         print(path)
     return 0
