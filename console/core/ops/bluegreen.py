@@ -129,9 +129,10 @@ async def apply_traffic(
     canary_weight_pct: int = 0,
     preview_slot: str | None = None,
     deployment_id: int | None = None,
+    canary_slot: str | None = None,
 ) -> None:
     plan = plan_traffic(
-        service, env, ctx.config.hosts, slots, live_slot, canary_weight_pct, preview_slot
+        service, env, ctx.config.hosts, slots, live_slot, canary_weight_pct, preview_slot, canary_slot
     )
     result = await ctx.lbs.apply(plan)
     ctx.emit(

@@ -250,6 +250,8 @@ async def _rollout(ctx, request, service, env, started, resume_from) -> DeployRe
             if signals.promote_requested_by and step.kind != "weight":
                 index += 1
                 continue
+            if step.kind == "weight" and step.weight_pct == 100:
+                break  # full weight: the canary becomes the live color below
             if step.kind == "weight":
                 await set_weight(int(step.weight_pct or 0))
             elif step.kind == "pause":
@@ -301,7 +303,6 @@ async def _rollout(ctx, request, service, env, started, resume_from) -> DeployRe
                     f"promote requested by {signals.promote_requested_by}: skipping to 100%",
                     deployment_id,
                 )
-                await set_weight(100)
                 break
             index += 1
             persist(f"step {index}/{len(steps)} done", step_index=index)
@@ -411,6 +412,7 @@ async def _analyse(
         canary_color,
         release_name,
         baseline.name if baseline else "",
+        weight=lambda: ctx.store.deployment(deployment_id).state.get("weight_pct"),
     )
     reference = await sampler.baseline_reference()
     judge = Judge(template, baseline_reference=reference)
