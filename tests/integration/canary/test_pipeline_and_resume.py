@@ -1,0 +1,126 @@
+"""The CI pipeline stops a bad image at the canary; an interrupted canary resumes or aborts cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import tomli_w
+
+from console.core.ops.bluegreen import DeployRequest, deploy_blue_green
+from console.core.ops.pipeline import pipeline
+from console.core.store import open_store
+from engines.http import http_get
+from tests.integration.canary.test_canary_rollouts import load
+from tests.rig.daemons import free_port
+
+pytestmark = pytest.mark.rig
+
+
+def live(op, environment: str) -> str | None:
+    traffic = op.store.traffic("web", environment)
+    return op.store.release(traffic.release_of(traffic.live_color)).name if traffic else None
+
+
+def add_staging(stack) -> None:
+    import tomllib
+
+    document = tomllib.loads(stack.config_path.read_text())
+    service = document["services"]["web"]
+    service["environments"] = {
+        "staging": {
+            "listen": f"127.0.0.1:{free_port()}",
+            "preview_listen": f"127.0.0.1:{free_port()}",
+            "base_port": service["base_port"] + 5,
+            "protected": False,
+        },
+        "production": {},
+    }
+    stack.config_path.write_text(tomli_w.dumps(document))
+
+
+async def test_pipeline_stops_a_bad_image_at_the_canary_and_both_environments_keep_the_previous_release(
+    canary_stack,
+):
+    add_staging(canary_stack)
+    op = canary_stack.context()
+    for environment in ("staging", "production"):
+        result = await deploy_blue_green(op, DeployRequest("web", environment, "v1", verify_s=1.0))
+        assert result.outcome == "succeeded", result.reason
+    async with load(canary_stack.listen_port):
+        await asyncio.sleep(3)
+        result = await pipeline(op, "web", "v3")
+    assert (
+        result.outcome == "failed" and result.stage == "production-canary" and result.exit_code == 1
+    )
+    assert [s["stage"] for s in result.stages][:2] == ["staging", "production-canary"]
+    assert live(op, "staging") == "v1" and live(op, "production") == "v1"
+    await op.fleet.close()
+
+
+def shipdeck(stack, *argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "console", *argv],
+        env=stack.cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+async def interrupted_canary(stack):
+    op = stack.context()
+    await deploy_blue_green(op, DeployRequest("web", "production", "v1", verify_s=1.0))
+    await op.fleet.close()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "console", "deploy", "web", "v2", "--yes", "--json"],
+        env=stack.cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    store = open_store(stack.state_path)
+    try:
+        for _ in range(600):
+            running = store.in_progress("web", "production")
+            if running and str(running[-1].step or "").startswith("analysis"):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the canary never reached its analysis")
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    await asyncio.sleep(2.5)  # the lock lease lapses
+    return store
+
+
+async def answering(stack) -> str | None:
+    response = await http_get("127.0.0.1", stack.listen_port, "/", timeout_s=5)
+    return response.headers.get("x-shipdeck-release") if response.status == 200 else None
+
+
+async def test_kill_9_mid_rollout_then_abort_returns_everything_to_the_baseline(canary_stack):
+    async with load(canary_stack.listen_port):
+        store = await interrupted_canary(canary_stack)
+        result = shipdeck(canary_stack, "abort", "web", "--yes", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    traffic = store.traffic("web", "production")
+    assert traffic.canary_release is None and store.in_progress("web", "production") == []
+    assert await answering(canary_stack) == "v1"
+
+
+async def test_kill_9_mid_rollout_then_resume_finishes_the_rollout(canary_stack):
+    async with load(canary_stack.listen_port):
+        store = await interrupted_canary(canary_stack)
+        result = shipdeck(canary_stack, "deploy", "--resume", "web", "--yes", "--json")
+    summary = json.loads(result.stdout.splitlines()[-1])
+    assert result.returncode == 0 and summary["outcome"] == "succeeded", (
+        result.stdout[-2000:] + result.stderr
+    )
+    assert store.in_progress("web", "production") == []
+    assert await answering(canary_stack) == "v2"
