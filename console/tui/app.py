@@ -23,26 +23,21 @@ from typing import Any
 from textual.app import App, ScreenStackError, UnknownModeError
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from console.core.status import ServiceStatus
+from console.tui.background import in_thread
 from console.tui.commands import ActionsProvider
 from console.tui.data import ConsoleData, Target
 from console.tui.dialogs.confirm import ConfirmationModal
-from console.tui.dialogs.forms import DeployDialog, LockDialog, ReleasePicker
 from console.tui.dialogs.keys import KeysScreen
 from console.tui.display import Freshness, Notice, diff_notices
+from console.tui.flows import ActionFlows, one_line
 from console.tui.ops import (
     ConsoleOps,
     OpResult,
     Rollout,
-    abort_command,
-    deploy_command,
-    lock_command,
-    promote_command,
-    rollback_command,
-    unlock_command,
 )
 from console.tui.screens.base import ConsoleScreen
 from console.tui.screens.canary import CanaryScreen
@@ -65,7 +60,7 @@ class OpEvent(Message):
         self.fields = fields
 
 
-class ShipdeckApp(App[int]):
+class ShipdeckApp(ActionFlows, App[int]):
     """The console: five screens over one selected service, every action confirmed."""
 
     CSS_PATH = "app.tcss"
@@ -144,9 +139,9 @@ class ShipdeckApp(App[int]):
         """Store view every second; scheduled when the previous poll has finished."""
         while True:
             try:
-                statuses = await asyncio.to_thread(self.data.overview, dict(self.hosts_view))
+                statuses = await in_thread(self.data.overview, dict(self.hosts_view))
             except Exception as error:
-                self.store_health.failed(_one_line(error))
+                self.store_health.failed(one_line(error))
             else:
                 self.store_health.ok(self.data.clock.now())
                 self._take_statuses(statuses)
@@ -157,13 +152,13 @@ class ShipdeckApp(App[int]):
         """What every host runs; a hung host times out in its own thread and loop."""
         while True:
             try:
-                view = await asyncio.to_thread(
+                view = await in_thread(
                     lambda: asyncio.run(asyncio.wait_for(self.data.hosts(), self.hosts_timeout_s))
                 )
             except TimeoutError:
                 self.hosts_health.failed(f"timed out after {self.hosts_timeout_s:g}s")
             except Exception as error:
-                self.hosts_health.failed(_one_line(error))
+                self.hosts_health.failed(one_line(error))
             else:
                 self.hosts_health.ok(self.data.clock.now())
                 self.hosts_view = dict(view)
@@ -240,16 +235,16 @@ class ShipdeckApp(App[int]):
     # -- bindings: dimmed when read-only, nothing selected, or not applicable --------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if isinstance(self.top_screen(), ModalScreen | None):
-            return False
+        # (Modals hide these bindings themselves; the palette, a modal too, must still see them.)
         if action not in CHANGING_ACTIONS:
             return True
         if self.read_only or self.selected is None:
             return None
         status = self.selected_status()
         progress = status.in_progress if status else None
-        if action == "promote":
-            return True if progress and progress.get("strategy") == "canary" else None
+        if action == "promote":  # an interrupted rollout has no process to promote it
+            canary = progress and progress.get("strategy") == "canary"
+            return True if canary and not progress.get("interrupted") else None
         if action == "abort":
             return True if progress else None
         if action == "deploy":
@@ -257,10 +252,9 @@ class ShipdeckApp(App[int]):
         return True
 
     def _refresh_binding_state(self) -> None:
-        state = (
-            self.selected,
-            tuple(self.check_action(a, ()) for a in sorted(CHANGING_ACTIONS)),
-        )
+        """Redraw the footer only when an action's availability changed (a footer
+        recompose costs tens of milliseconds; moving the cursor must not pay it)."""
+        state = tuple(self.check_action(a, ()) for a in sorted(CHANGING_ACTIONS))
         if state != self._binding_state and self.top_screen() is not None:
             self._binding_state = state
             self.refresh_bindings()
@@ -271,17 +265,18 @@ class ShipdeckApp(App[int]):
         self.switch_mode(mode)
 
     def action_keys(self) -> None:
+        """All keys of this screen: the console's own (with ids) first, then widget keys."""
         rows = []
-        for _key, active in self.screen.active_bindings.items():
+        for active in self.screen.active_bindings.values():
             binding = active.binding
             if not binding.description:
                 continue
             state = "available" if active.enabled else "dimmed"
-            if not active.enabled and self.read_only and binding.action in CHANGING_ACTIONS:
+            if not active.enabled and self.read_only:
                 state = "dimmed: read-only"
-            rows.append(
-                (self.get_key_display(binding), binding.description, binding.id or "", state)
-            )
+            key = self.get_key_display(binding)
+            rows.append((key, binding.description, binding.id or "", state))
+        rows.sort(key=lambda row: not row[2])  # stable: keeps each group's order
         self.push_screen(KeysScreen(rows))
 
     async def action_quit(self) -> None:
@@ -306,220 +301,11 @@ class ShipdeckApp(App[int]):
         if confirmed:
             self.exit(0)
 
-    def action_rollback(self) -> None:
-        if self.selected:
-            self.run_worker(self._rollback_flow(self.selected), group="flow")
-
-    def action_promote(self) -> None:
-        if self.selected:
-            self.run_worker(self._promote_flow(self.selected), group="flow")
-
-    def action_abort(self) -> None:
-        if self.selected:
-            self.run_worker(self._abort_flow(self.selected), group="flow")
-
-    def action_deploy(self) -> None:
-        if self.selected:
-            self.run_worker(self._deploy_flow(self.selected), group="flow")
-
-    def action_lock(self) -> None:
-        if self.selected:
-            self.run_worker(self._lock_flow(self.selected), group="flow")
-
-    # -- flows: gather, confirm, run (each runs in a worker, so it may wait on a modal) ----
-
-    async def confirm(
-        self,
-        title: str,
-        summary: str,
-        command: str | None,
-        *,
-        confirm_label: str,
-        target: Target | None = None,
-        note: str | None = None,
-    ) -> bool:
-        protected = target is not None and target.protected
-        return bool(
-            await self.push_screen_wait(
-                ConfirmationModal(
-                    title,
-                    summary,
-                    command,
-                    confirm_label=confirm_label,
-                    require_typing=target.service if protected and target else None,
-                    note=note,
-                )
-            )
-        )
-
-    async def _rollback_flow(self, target: Target) -> None:
-        try:
-            choices = await asyncio.to_thread(
-                self.data.releases, target.service, target.environment
-            )
-        except Exception as error:
-            self.notify(f"cannot list releases: {_one_line(error)}", severity="error")
-            return
-        if not choices:
-            self.notify(f"{target.key}: no retained release to roll back to", severity="warning")
-            return
-        choice = await self.push_screen_wait(ReleasePicker(target, choices, self.data.clock.now()))
-        if choice is None:
-            return
-        status = self.statuses.get(target.key)
-        live = status.live_release if status else None
-        if choice.baseline:
-            how = "abort the canary, all traffic to the baseline"
-        elif choice.warm:
-            how = "warm standby, swap only"
-        else:
-            how = f"cold: start {choice.image_ref}, health-check, swap"
-        summary = f"{target.label}: {live or 'nothing'} → {choice.name}, {how}"
-        if await self.confirm(
-            f"Roll back {target.key}?",
-            summary,
-            rollback_command(target.service, target.environment, choice.name),
-            confirm_label="Roll back",
-            target=target,
-        ):
-            await self.run_op(
-                f"rollback {target.key} → {choice.name}",
-                self.ops.rollback,
-                target.service,
-                target.environment,
-                choice.name,
-            )
-
-    async def _promote_flow(self, target: Target) -> None:
-        status = self.statuses.get(target.key)
-        progress = status.in_progress if status else None
-        if not progress or not status:
-            self.notify(f"{target.key}: no canary in progress", severity="warning")
-            return
-        step = progress.get("step_index")
-        where = f"step {int(step) + 1}" if step is not None else "its current step"
-        summary = (
-            f"{target.label}: promote canary {status.canary_release or '?'} now: skip the "
-            f"remaining steps (at {where}, {progress.get('weight_pct') or 0}%) and go to 100%; "
-            f"baseline {status.live_release or '-'} stays warm"
-        )
-        if await self.confirm(
-            f"Promote {target.key}?",
-            summary,
-            promote_command(target.service, target.environment),
-            confirm_label="Promote",
-            target=target,
-        ):
-            await self.run_op(
-                f"promote {target.key}", self.ops.promote, target.service, target.environment
-            )
-
-    async def _abort_flow(self, target: Target) -> None:
-        status = self.statuses.get(target.key)
-        progress = status.in_progress if status else None
-        if not progress or not status:
-            self.notify(f"{target.key}: no rollout in progress", severity="warning")
-            return
-        summary = (
-            f"{target.label}: abort rollout #{progress.get('id')} ({progress.get('strategy')}"
-            f"{', ' + status.canary_release if status.canary_release else ''}): traffic returns "
-            f"to {status.live_release or 'the baseline'}, the new release is stopped"
-        )
-        note = (
-            "No process is running it (interrupted): shipdeck rolls back to the baseline itself."
-            if progress.get("interrupted")
-            else "The process running the rollout rolls it back within a second."
-        )
-        if await self.confirm(
-            f"Abort the rollout of {target.key}?",
-            summary,
-            abort_command(target.service, target.environment),
-            confirm_label="Abort rollout",
-            target=target,
-            note=note,
-        ):
-            await self.run_op(
-                f"abort {target.key}", self.ops.abort, target.service, target.environment
-            )
-
-    async def _deploy_flow(self, target: Target) -> None:
-        status = self.statuses.get(target.key)
-        live = status.live_release if status else None
-        request = await self.push_screen_wait(DeployDialog(target, live))
-        if request is None:
-            return
-        image, strategy = request
-        plan = ""
-        if strategy == "canary" and target.steps:
-            plan = "; steps: " + " → ".join(target.steps)
-        summary = (
-            f"{target.label}: deploy {image} ({strategy}), replacing {live or 'nothing'}{plan}"
-        )
-        if not await self.confirm(
-            f"Deploy {image} to {target.key}?",
-            summary,
-            deploy_command(target.service, target.environment, image, strategy),
-            confirm_label="Deploy",
-            target=target,
-            note="Runs as its own shipdeck process: closing the console does not stop it.",
-        ):
-            return
-        try:
-            rollout = await asyncio.to_thread(
-                self.ops.start_deploy, target.service, target.environment, image, strategy
-            )
-        except Exception as error:
-            self.notify(f"deploy not started: {_one_line(error)}", severity="error")
-            return
-        self.rollouts.append(rollout)
-        self.notify(f"deploy started: {rollout.description}", title=target.key)
-        self.run_worker(self._watch_rollout(rollout), group="rollouts")
-        self.publish()
-
-    async def _watch_rollout(self, rollout: Rollout) -> None:
-        while (code := rollout.poll()) is None:
-            await asyncio.sleep(1.0)
-        self.rollouts = [r for r in self.rollouts if r is not rollout]
-        outcome = {0: "succeeded", 1: "failed and was rolled back", 3: "was blocked"}.get(
-            code, f"exited with code {code}"
-        )
-        where = f" (log: {rollout.log_path})" if rollout.log_path and code else ""
-        self.notify(
-            f"{rollout.description} {outcome}{where}",
-            severity="information" if code == 0 else "error",
-            timeout=12,
-        )
-        self.publish()
-
-    async def _lock_flow(self, target: Target) -> None:
-        status = self.statuses.get(target.key)
-        lock = status.lock if status else None
-        if lock is None:
-            reason = await self.push_screen_wait(LockDialog(target.service))
-            if not reason:
-                return
-            if await self.confirm(
-                f"Lock {target.service}?",
-                f"{target.service}: freeze deploys in every environment: {reason}",
-                lock_command(target.service, reason),
-                confirm_label="Lock",
-            ):
-                await self.run_op(f"lock {target.service}", self.ops.lock, target.service, reason)
-            return
-        force = lock.get("holder") != self.ops.operator
-        summary = f"{target.service}: {lock.get('text') or 'locked by ' + str(lock.get('holder'))}"
-        if force:
-            summary += f"\nTake over the lock from {lock.get('holder')} (audited)."
-        if await self.confirm(
-            f"Unlock {target.service}?",
-            summary,
-            unlock_command(target.service, force),
-            confirm_label="Force unlock" if force else "Unlock",
-        ):
-            await self.run_op(f"unlock {target.service}", self.ops.unlock, target.service, force)
-
     async def run_op(self, description: str, fn: Callable[..., OpResult], *args: Any) -> OpResult:
-        """Run a blocking operation in a thread worker; toast its result."""
+        """Run a blocking operation in a worker (on its own thread); toast its result.
+
+        Quitting does not cut it short: ``run_console`` waits for it to finish.
+        """
 
         def tracked() -> OpResult:
             ident = threading.get_ident()
@@ -532,13 +318,13 @@ class ShipdeckApp(App[int]):
                     self._ops_running.pop(ident, None)
 
         worker: Worker[OpResult] = self.run_worker(
-            tracked, thread=True, group="ops", name=description, exit_on_error=False
+            in_thread(tracked), group="ops", name=description, exit_on_error=False
         )
         self.publish()
         try:
             result = await worker.wait()
         except (WorkerFailed, WorkerCancelled):
-            result = OpResult(False, f"{description}: {_one_line(worker.error)}")
+            result = OpResult(False, f"{description}: {one_line(worker.error)}")
         self.notify(
             result.message,
             title=description,
@@ -573,13 +359,6 @@ class ShipdeckApp(App[int]):
         elif event.event in ("abort_requested", "promoted", "step_extended"):
             self.notify(event.text, severity="warning")
         self.publish()
-
-
-def _one_line(error: BaseException | None) -> str:
-    if error is None:
-        return "failed"
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
 
 
 def build_app(args: argparse.Namespace) -> tuple[ShipdeckApp, Callable[[], None]]:

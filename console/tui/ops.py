@@ -13,12 +13,12 @@ then follows it through the state store like any other writer's rollout.
 from __future__ import annotations
 
 import asyncio
+import os
 import shlex
 import subprocess
 import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -261,7 +261,7 @@ class CoreOps:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                env={**_environ(), "SHIPDECK_OPERATOR": self.operator},
+                env={**os.environ, "SHIPDECK_OPERATOR": self.operator},
             )
         return DetachedRollout(
             f"{service}/{environment}: deploy {image} ({strategy})",
@@ -369,13 +369,3 @@ class CoreOps:
             return flag
 
         return self._flag_op(key, change, lambda f: f"{key}: KILLED — off in every environment")
-
-
-def _environ() -> dict[str, str]:
-    import os
-
-    return dict(os.environ)
-
-
-def started_ago(moment: datetime, now: datetime) -> float:
-    return (now - moment).total_seconds()

@@ -8,13 +8,17 @@ or an operator typed can add a directive, a brace, a newline or a quote.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import json
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
-from engines.errors import InvalidTargetInput
+from engines.errors import EngineOperationFailed, InvalidTargetInput
 
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 RELEASE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
@@ -24,6 +28,13 @@ COLORS = ("blue", "green")
 TRACKS = ("", "baseline", "canary")
 KINDS = ("nginx", "haproxy")
 TOTAL_WEIGHT_PCT = 100
+HEALTH_PATH_PATTERN = re.compile(r"/[A-Za-z0-9._~/-]{0,200}")
+
+
+class NoHealthyBackend(EngineOperationFailed):
+    """A weight set would send traffic to a backend that does not answer its
+    health check; refused before anything was written, so the LB keeps
+    serving exactly what it served."""
 
 
 def check_name(owner: str, what: str, value: object) -> str:
@@ -80,6 +91,17 @@ class Backend:
     @property
     def endpoint(self) -> str:
         return f"{self.address}:{self.port}"
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "address": self.address,
+            "port": self.port,
+            "release": self.release,
+            "color": self.color,
+            "weight_pct": self.weight_pct,
+            "track": self.track,
+        }
 
     def validate(self, service: str) -> None:
         """Raise ``InvalidTargetInput(service, …)`` naming the first bad field."""
@@ -161,12 +183,75 @@ class TrafficState:
             return ()
         return tuple(b for b in self.backends if b.color == self.preview_color)
 
+    def backend(self, name: str) -> Backend:
+        """The backend called ``name`` (KeyError if there is none)."""
+        for candidate in self.backends:
+            if candidate.name == name:
+                return candidate
+        raise KeyError(name)
+
+    @property
+    def preview_backend_names(self) -> tuple[str, ...]:
+        """Backends the preview listener routes to: the idle color, if any."""
+        return tuple(b.name for b in self.preview_backends)
+
     def with_weights(self, weights: dict[str, int]) -> TrafficState:
         """The same state with some backends' weights replaced (by backend name)."""
         return replace(
             self,
-            backends=tuple(replace(b, weight_pct=weights.get(b.name, b.weight_pct)) for b in self.backends),
+            backends=tuple(
+                replace(b, weight_pct=weights.get(b.name, b.weight_pct)) for b in self.backends
+            ),
         )
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-able record; written into the installed file so the LB file
+        itself says which releases and colors its servers are."""
+        return {
+            "service": self.service,
+            "listen_address": self.listen_address,
+            "listen_port": self.listen_port,
+            "preview_port": self.preview_port,
+            "preview_color": self.preview_color,
+            "backends": [b.to_record() for b in self.backends],
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> TrafficState:
+        """Rebuild and re-validate a state read back from an installed file."""
+        try:
+            state = cls(
+                service=record["service"],
+                listen_address=record["listen_address"],
+                listen_port=record["listen_port"],
+                preview_port=record["preview_port"],
+                preview_color=record["preview_color"],
+                backends=tuple(Backend(**b) for b in record["backends"]),
+            )
+        except (KeyError, TypeError) as error:
+            raise InvalidTargetInput("traffic state", f"malformed state record: {error}") from None
+        state.validate()
+        return state
+
+    def generation(self) -> str:
+        """A short digest of this exact state. The LB serves it as the
+        ``X-Shipdeck-Config`` header, so a probe can tell which config answered."""
+        return _digest(self.to_record())
+
+    def structure(self) -> str:
+        """A digest of everything but the weights and the preview choice: two
+        states with equal structure differ only in what HAProxy's runtime API
+        can change without a reload."""
+        record = self.to_record()
+        record["preview_color"] = None
+        for backend in record["backends"]:
+            backend["weight_pct"] = 0
+        return _digest(record)
+
+
+def _digest(record: Mapping[str, Any]) -> str:
+    canonical = json.dumps(record, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -185,15 +270,27 @@ class LbSettings:
     verify_address: str = "127.0.0.1"
     timeout_s: float = 15.0
     health_path: str = "/"
+    verify_timeout_s: float = 5.0
+    probe_timeout_s: float = 2.0
+    preflight_health: bool = True
 
     def validate(self) -> None:
         if self.kind not in KINDS:
             raise InvalidTargetInput(self.name, f"LB kind {self.kind!r} must be one of {KINDS}")
         check_address(self.name, self.verify_address)
-        if not self.timeout_s > 0:
-            raise InvalidTargetInput(self.name, "timeout_s must be positive")
-        if not re.fullmatch(r"/[A-Za-z0-9._~/-]{0,200}", self.health_path):
-            raise InvalidTargetInput(self.name, f"health_path {self.health_path!r} is not a plain path")
+        for what, value in (
+            ("timeout_s", self.timeout_s),
+            ("verify_timeout_s", self.verify_timeout_s),
+            ("probe_timeout_s", self.probe_timeout_s),
+        ):
+            if not value > 0:
+                raise InvalidTargetInput(self.name, f"{what} must be positive")
+        if not isinstance(self.health_path, str) or not HEALTH_PATH_PATTERN.fullmatch(
+            self.health_path
+        ):
+            raise InvalidTargetInput(
+                self.name, f"health_path {self.health_path!r} is not a plain path"
+            )
         for path in (self.config_dir, self.main_config, self.stats_socket, self.master_socket):
             if path is not None and (not Path(path).is_absolute() or "\n" in str(path)):
                 raise InvalidTargetInput(self.name, f"path {str(path)!r} must be absolute")
@@ -203,12 +300,15 @@ class LbSettings:
 
 @dataclass(frozen=True)
 class ApplyResult:
-    """How a state was made live, how long it took, and which release answered after."""
+    """How a state was made live (``reload``, ``runtime_api``, or ``unchanged``
+    when the LB already served exactly this state), how long the whole apply
+    took, and which release answered the verification request."""
 
     method: str
     duration_s: float
     verified_release: str | None
     changed: bool
+    config_generation: str = ""
 
 
 @dataclass(frozen=True)
@@ -222,3 +322,14 @@ class ObservedBackend:
     color: str
     weight_pct: int
     up: bool | None
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """One request through the LB on a fresh connection, and the shipdeck
+    headers it came back with (absent when no backend answered)."""
+
+    status: int
+    release: str | None
+    backend: str | None
+    config_generation: str | None

@@ -39,6 +39,8 @@ class Transport(Protocol):
 
     async def remove(self, path: Path) -> None: ...
 
+    async def list_dir(self, path: Path) -> list[str]: ...
+
     async def run(self, argv: list[str], timeout_s: float) -> tuple[int, str, str]: ...
 
     async def http_get(
@@ -124,6 +126,9 @@ async def _socket_command_over(
             reader, writer = await opener()
             try:
                 writer.write((command + "\n").encode())
+                # HAProxy's master CLI only answers and closes once it sees our EOF.
+                with contextlib.suppress(OSError, NotImplementedError, asyncssh.Error):
+                    writer.write_eof()
                 size = 0
                 while size < MAX_SOCKET_REPLY_BYTES:
                     chunk = await reader.read(65536)
@@ -136,7 +141,9 @@ async def _socket_command_over(
             finally:
                 writer.close()
     except TimeoutError:
-        raise TargetUnreachable(name, f"{command.split()[0]!r} timed out after {timeout_s:g}s") from None
+        raise TargetUnreachable(
+            name, f"{command.split()[0]!r} timed out after {timeout_s:g}s"
+        ) from None
     except (OSError, asyncssh.Error) as error:
         raise TargetUnreachable(name, f"cannot talk to the socket: {error}") from None
     return b"".join(chunks).decode("utf-8", errors="replace")
@@ -196,13 +203,21 @@ class LocalTransport:
         try:
             await asyncio.to_thread(os.replace, src, dst)
         except OSError as error:
-            raise EngineOperationFailed(self.name, f"cannot rename {src} to {dst}: {error}") from None
+            raise EngineOperationFailed(
+                self.name, f"cannot rename {src} to {dst}: {error}"
+            ) from None
 
     async def remove(self, path: Path) -> None:
         try:
             await asyncio.to_thread(Path(path).unlink, True)
         except OSError as error:
             raise EngineOperationFailed(self.name, f"cannot remove {path}: {error}") from None
+
+    async def list_dir(self, path: Path) -> list[str]:
+        try:
+            return sorted(await asyncio.to_thread(os.listdir, path))
+        except OSError as error:
+            raise EngineOperationFailed(self.name, f"cannot list {path}: {error}") from None
 
     async def run(self, argv: list[str], timeout_s: float) -> tuple[int, str, str]:
         argv = _check_argv(argv)
@@ -236,7 +251,12 @@ class LocalTransport:
         self, address: str, port: int, path: str, timeout_s: float
     ) -> tuple[int, dict[str, str]]:
         return await _http_get_over(
-            lambda: asyncio.open_connection(address, port), self.name, address, port, path, timeout_s
+            lambda: asyncio.open_connection(address, port),
+            self.name,
+            address,
+            port,
+            path,
+            timeout_s,
         )
 
     async def socket_command(self, path: Path, command: str, timeout_s: float) -> str:
@@ -321,12 +341,22 @@ class SshTransport:
         except (OSError, asyncssh.Error) as error:
             raise self._failed(f"cannot remove {path}", error) from None
 
+    async def list_dir(self, path: Path) -> list[str]:
+        sftp = await self._client()
+        try:
+            names = await sftp.listdir(str(PurePosixPath(path)))
+        except (OSError, asyncssh.Error) as error:
+            raise self._failed(f"cannot list {path}", error) from None
+        return sorted(_text(name) for name in names if _text(name) not in (".", ".."))
+
     async def run(self, argv: list[str], timeout_s: float) -> tuple[int, str, str]:
         command = shlex.join(_check_argv(argv))
         try:
             result = await self.conn.run(command, check=False, timeout=timeout_s)
         except asyncssh.TimeoutError:
-            raise TargetUnreachable(self.name, f"{command} timed out after {timeout_s:g}s") from None
+            raise TargetUnreachable(
+                self.name, f"{command} timed out after {timeout_s:g}s"
+            ) from None
         except (OSError, asyncssh.Error) as error:
             raise TargetUnreachable(self.name, f"cannot run {command}: {error}") from None
         status = result.exit_status if result.exit_status is not None else -1

@@ -46,6 +46,15 @@ async def ready(pilot: Pilot) -> ShipdeckApp:
     return app
 
 
+async def select(pilot: Pilot, key: str) -> ShipdeckApp:
+    """Select a service/environment as the Overview cursor would (without a key per row)."""
+    app = await ready(pilot)
+    app.select(key)
+    app.publish()
+    await pilot.pause()
+    return app
+
+
 @pytest.fixture
 def data() -> FakeConsoleData:
     return FakeConsoleData()

@@ -8,13 +8,7 @@ from console.tui.dialogs.confirm import ConfirmationModal
 from console.tui.dialogs.forms import DeployDialog, LockDialog, ReleasePicker
 from console.tui.ops import OpResult
 from console.tui.screens.overview import OverviewScreen
-from tests.tui.conftest import SIZE, make_app, ready, wait_for
-
-
-async def select(pilot, key: str) -> None:
-    app = await ready(pilot)
-    while app.selected.key != key:
-        await pilot.press("down")
+from tests.tui.conftest import SIZE, make_app, ready, select, wait_for
 
 
 async def open_confirmation(pilot, *keys: str) -> ConfirmationModal:
@@ -216,3 +210,13 @@ async def test_an_operation_that_raises_is_reported_not_fatal(data, ops):
         await pilot.press("y")
         await wait_for(pilot, lambda: any("ssh exploded" in n.message for n in app._notifications))
         assert app.is_running
+
+
+async def test_rolling_back_to_the_baseline_during_a_canary_says_it_aborts_it(data, ops):
+    async with make_app(data, ops).run_test(size=SIZE) as pilot:
+        await select(pilot, "web/production")
+        await pilot.press("R")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ReleasePicker))
+        modal = await open_confirmation(pilot, "enter")
+        assert modal.summary.startswith("web production: canary v43 → v42: abort the canary")
+        assert modal.command == "shipdeck rollback web --env production --to v42"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+import threading
+
 from textual.command import CommandPalette
 from textual.widgets import DataTable
 
+from console.tui.app import run_console
 from console.tui.commands import ActionsProvider
 from console.tui.dialogs.confirm import ConfirmationModal
 from console.tui.dialogs.forms import ReleasePicker
@@ -15,7 +19,7 @@ from console.tui.screens.history import HistoryScreen
 from console.tui.screens.hosts import HostsScreen
 from console.tui.screens.overview import OverviewScreen
 from console.tui.widgets.chrome import ConsoleHeader, StatusLine
-from tests.tui.conftest import SIZE, make_app, ready, wait_for
+from tests.tui.conftest import SIZE, make_app, ready, select, wait_for
 
 
 async def test_opens_on_overview_with_a_row_per_service_and_environment(data, ops):
@@ -211,3 +215,98 @@ async def test_refresh_is_skipped_while_a_modal_is_open(data, ops):
         assert "v7" in str(table.get_cell("api/production", "live"))
         await pilot.press("escape")
         await wait_for(pilot, lambda: "v8" in str(table.get_cell("api/production", "live")))
+
+
+async def test_command_palette_switches_screens_by_name(data, ops):
+    async with make_app(data, ops).run_test(size=SIZE) as pilot:
+        app = await ready(pilot)
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"Flags")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, FlagsScreen))
+
+
+async def test_quit_asks_while_an_operation_started_here_runs(data, ops):
+    ops.block = threading.Event()
+    app = make_app(data, ops)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        app.run_worker(app.run_op("lock api", ops.lock, "api", "x"))
+        await wait_for(pilot, lambda: app.running_here() == ["lock api"])
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmationModal))
+        assert "lock api" in app.screen.summary
+        ops.block.set()
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not app.running_here())
+
+
+async def test_events_of_an_operation_started_here_are_toasted(data, ops):
+    async with make_app(data, ops).run_test(size=SIZE) as pilot:
+        app = await ready(pilot)
+        listener = ops.listeners[0]
+        thread = threading.Thread(
+            target=listener,
+            args=(
+                "rollback_failed",
+                "rollback failed: web-2 unreachable",
+                {"ts": "2026-11-30T03:00:05Z"},
+            ),
+        )
+        thread.start()
+        thread.join()
+        await wait_for(
+            pilot, lambda: any("web-2 unreachable" in n.message for n in app._notifications)
+        )
+        assert app.last_event == "03:00:05 rollback failed: web-2 unreachable"
+
+
+async def test_no_color_keeps_every_marker_in_words(data, ops, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    async with make_app(data, ops).run_test(size=SIZE) as pilot:
+        app = await ready(pilot)
+        assert app.no_color
+        await pilot.press("down", "down")
+        await pilot.pause()
+        assert "PROTECTED" in str(app.screen.query_one(ConsoleHeader).render())
+
+
+async def test_every_screen_renders_in_80_by_24(data, ops):
+    async with make_app(data, ops).run_test(size=(80, 24)) as pilot:
+        app = await ready(pilot)
+        for key in "23451":
+            await pilot.press(key)
+            await pilot.pause()
+            screen = app.screen
+            status = screen.query_one(StatusLine)
+            assert status.region.y == 22 and status.region.height == 1  # above the footer
+            assert screen.query_one(ConsoleHeader).region.y == 0
+
+
+def test_run_console_without_a_config_exits_2_without_opening(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SHIPDECK_CONFIG", raising=False)
+    args = argparse.Namespace(config=None, state=str(tmp_path / "s.db"), read_only=False)
+    assert run_console(args) == 2
+    assert "no config found" in capsys.readouterr().err
+
+
+async def test_promote_is_dimmed_when_the_rollout_process_died(data, ops):
+    data.status_list[2].in_progress["interrupted"] = True
+    async with make_app(data, ops).run_test(size=SIZE) as pilot:
+        app = await select(pilot, "web/production")
+        assert app.check_action("promote", ()) is None
+        assert app.check_action("abort", ()) is True  # abort rolls back to the baseline itself
+
+
+async def test_slash_filters_the_overview(data, ops):
+    async with make_app(data, ops).run_test(size=SIZE) as pilot:
+        app = await ready(pilot)
+        await pilot.press("slash", *"web", "enter")
+        table = app.screen.query_one("#overview-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 2)
+        assert [str(k.value) for k in table.rows] == ["web/staging", "web/production"]
+        await pilot.press("slash", "escape")
+        await wait_for(pilot, lambda: table.row_count == 3)

@@ -8,13 +8,11 @@ from textual.widgets import DataTable, Static
 
 from console.tui.screens.canary import CanaryScreen
 from console.tui.widgets.chart import PairChart
-from tests.tui.conftest import SIZE, make_app, ready, wait_for
+from tests.tui.conftest import SIZE, make_app, ready, select, wait_for
 
 
 async def open_canary(pilot) -> CanaryScreen:
-    app = await ready(pilot)
-    while app.selected.key != "web/production":
-        await pilot.press("down")
+    app = await select(pilot, "web/production")
     await pilot.press("2")
     await wait_for(pilot, lambda: isinstance(app.screen, CanaryScreen))
     screen = app.screen

@@ -31,7 +31,7 @@ async def test_flags_table_shows_state_bar_stale_reason_and_references(data, ops
     async with make_app(data, ops).run_test(size=SIZE) as pilot:
         screen = await open_flags(pilot)
         table = screen.query_one(DataTable)
-        assert str(table.get_cell("beta-reports", "production")) == "on █▌░░░░  25%"
+        assert str(table.get_cell("beta-reports", "production")) == "on █░░░  25%"
         assert str(table.get_cell("payments-kill", "staging")) == "KILLED"
         assert str(table.get_cell("dark-mode", "stale")) == "⚑ fully on +1"
         assert str(table.get_cell("dark-mode", "refs")) == "7"
@@ -108,3 +108,12 @@ async def test_flag_changes_are_dimmed_in_read_only(data, ops):
         await pilot.press("space", "k", "plus")
         await pilot.pause(0.1)
         assert pilot.app.screen is screen and ops.calls == []
+
+
+async def test_slash_filters_flags_by_owner(data, ops):
+    async with make_app(data, ops).run_test(size=SIZE) as pilot:
+        screen = await open_flags(pilot)
+        await pilot.press("slash", *"pay", "enter")
+        table = screen.query_one(DataTable)
+        await wait_for(pilot, lambda: table.row_count == 2)
+        assert {str(k.value) for k in table.rows} == {"new-checkout", "payments-kill"}

@@ -67,8 +67,8 @@ async def test_slash_filters_history(data, ops):
 async def test_escape_clears_the_filter(data, ops):
     async with make_app(data, ops).run_test(size=SIZE) as pilot:
         screen = await open_history(pilot)
-        await pilot.press("slash", *"rolled", "enter")
-        await wait_for(pilot, lambda: screen.filter_text == "rolled")
+        await pilot.press("slash", *"roll", "enter")
+        await wait_for(pilot, lambda: screen.filter_text == "roll")
         await pilot.press("slash", "escape")
         await wait_for(pilot, lambda: screen.filter_text == "" and 250 in screen.rows)
         assert not screen.query_one("#filter", Input).display

@@ -5,6 +5,7 @@ Update after an intended change: ``pytest tests/tui/test_snapshots.py --snapshot
 
 from __future__ import annotations
 
+import textual
 from textual.widgets import DataTable
 
 from console.tui.dialogs.confirm import ConfirmationModal
@@ -15,6 +16,12 @@ from console.tui.screens.history import HistoryScreen
 from console.tui.screens.hosts import HostsScreen
 from tests.tui.conftest import SIZE, make_app, ready, wait_for
 from tests.tui.fakes import FakeConsoleData, FakeOps
+
+PINNED_TEXTUAL = "8.2.8"  # pyproject pins it; a new Textual redraws and needs new baselines
+
+
+def test_textual_is_the_version_the_snapshots_were_taken_with():
+    assert textual.__version__ == PINNED_TEXTUAL
 
 
 def fixed_app(**options):

@@ -15,10 +15,13 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Input
 
+from console.tui.background import in_thread
 from console.tui.display import Freshness
 from console.tui.widgets.chrome import ConsoleHeader, StatusLine
 
@@ -31,16 +34,32 @@ class ConsoleScreen(Screen[None]):
 
     SCREEN_TITLE: ClassVar[str] = ""
     POLL_INTERVAL_S: ClassVar[float | None] = None
+    FILTER_PLACEHOLDER: ClassVar[str | None] = None  # set: ``/`` filters this screen
+    FILTER_DEBOUNCE_S: ClassVar[float] = 0.0
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("escape", "clear_filter", "Clear filter", id="filter.clear", show=False),
+    ]
 
     def __init__(self) -> None:
         super().__init__()
         self.freshness = Freshness(self.SCREEN_TITLE.lower())
+        self.filter_text = ""
+        self._debounce: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield ConsoleHeader(id="header")
+        if self.FILTER_PLACEHOLDER:
+            yield Input(placeholder=self.FILTER_PLACEHOLDER, id="filter")
         yield from self.compose_body()
         yield StatusLine(id="status")
         yield Footer()
+
+    def on_mount(self) -> None:
+        if self.FILTER_PLACEHOLDER:
+            filter_input = self.query_one("#filter", Input)
+            filter_input.display = False
+            filter_input.cursor_blink = self.console.cursor_blink_enabled
 
     def compose_body(self) -> ComposeResult:
         yield from ()
@@ -53,6 +72,68 @@ class ConsoleScreen(Screen[None]):
     def is_showing(self) -> bool:
         """On top of the visible stack: no modal over it, not another mode's screen."""
         return self.app.screen is self
+
+    # -- ``/`` filter ----------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter":
+            return self.FILTER_PLACEHOLDER is not None
+        if action == "clear_filter":
+            if self.FILTER_PLACEHOLDER is None:
+                return False
+            return bool(self.filter_text) or self.query_one("#filter", Input).display
+        return True
+
+    def action_filter(self) -> None:
+        filter_input = self.query_one("#filter", Input)
+        filter_input.display = True
+        filter_input.focus()
+
+    def action_clear_filter(self) -> None:
+        filter_input = self.query_one("#filter", Input)
+        filter_input.value = ""
+        filter_input.display = False
+        self.focus_main()
+        if self.filter_text:
+            self.filter_text = ""
+            self.filter_changed()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id != "filter":
+            return
+        if self._debounce is not None:
+            self._debounce.stop()
+        if self.FILTER_DEBOUNCE_S:
+            self._debounce = self.set_timer(self.FILTER_DEBOUNCE_S, self._apply_filter)
+        else:
+            self._apply_filter()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "filter":
+            return
+        event.stop()
+        self._apply_filter()
+        self.focus_main()
+
+    def _apply_filter(self) -> None:
+        text = self.query_one("#filter", Input).value.strip()
+        if text != self.filter_text:
+            self.filter_text = text
+            self.filter_changed()
+
+    def filter_changed(self) -> None:
+        """Hook: ``filter_text`` changed (default: show the data again, filtered)."""
+        self.update_view()
+
+    def matches(self, *fields: str) -> bool:
+        """Does a row with these fields pass the filter (case-insensitive substring)?"""
+        needle = self.filter_text.lower()
+        return not needle or any(needle in field.lower() for field in fields)
+
+    def focus_main(self) -> None:
+        tables = self.query(DataTable)
+        if tables:
+            tables.first().focus()
 
     # -- refreshing ------------------------------------------------------------------------
 
@@ -119,7 +200,7 @@ class ConsoleScreen(Screen[None]):
         assert self.POLL_INTERVAL_S is not None
         while True:
             try:
-                result = await asyncio.to_thread(self.fetch)
+                result = await in_thread(self.fetch)
             except Exception as error:
                 lines = str(error).strip().splitlines()
                 self.freshness.failed(lines[0] if lines else type(error).__name__)

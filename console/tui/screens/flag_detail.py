@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import cast
 
 from rich.text import Text
@@ -12,6 +11,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from console.tui.background import in_thread
 from console.tui.data import ConsoleData, FlagDetail
 from console.tui.display import stamp
 
@@ -59,7 +59,7 @@ class FlagDetailScreen(ModalScreen[None]):
         data = cast(ConsoleData, self.app.data)
         body = self.query_one("#flag-detail", Static)
         try:
-            detail = await asyncio.to_thread(data.flag_detail, self.key)
+            detail = await in_thread(data.flag_detail, self.key)
         except Exception as error:
             body.update(Text(f"cannot read flag {self.key}: {error}", style="bold red"))
             return

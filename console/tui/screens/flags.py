@@ -9,13 +9,12 @@ background (a large tree takes a while).
 
 from __future__ import annotations
 
-import asyncio
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
+from console.tui.background import in_thread
 from console.tui.data import FlagRow
 from console.tui.display import bar, next_percent
 from console.tui.ops import flag_kill_command, flag_percent_command, flag_toggle_command
@@ -45,7 +44,7 @@ def env_cell(row: FlagRow, environment: str) -> Text:
     enabled, percent = row.state(environment)
     if not enabled:
         return styled("off", "dim")
-    return styled(f"on {bar(percent, 6)} {percent:>3}%", "green" if percent == 100 else "")
+    return styled(f"on {bar(percent, 4)} {percent:>3}%", "green" if percent == 100 else "")
 
 
 def flag_cells(row: FlagRow, refs: int | None) -> list[Text]:
@@ -71,6 +70,7 @@ class FlagsScreen(ConsoleScreen):
 
     SCREEN_TITLE = "Flags"
     POLL_INTERVAL_S = 2.0
+    FILTER_PLACEHOLDER = "filter: key, owner, type or stage"
     BINDINGS = [
         Binding("space", "toggle", "On/off", id="flags.toggle"),
         Binding("plus", "more", "+%", id="flags.more"),
@@ -110,7 +110,7 @@ class FlagsScreen(ConsoleScreen):
 
     async def _scan_refs(self) -> None:
         try:
-            self.refs = await asyncio.to_thread(self.console.data.flag_references)
+            self.refs = await in_thread(self.console.data.flag_references)
         except Exception as error:
             self.notify(f"flag references: {error}", severity="warning")
             self.refs = {}
@@ -137,6 +137,7 @@ class FlagsScreen(ConsoleScreen):
             [
                 (row.key, flag_cells(row, None if refs is None else refs.get(row.key, 0)))
                 for row in self.rows.values()
+                if self.matches(row.key, row.owner, row.type, row.stage)
             ]
         )
 
@@ -152,7 +153,10 @@ class FlagsScreen(ConsoleScreen):
             return isinstance(self.focused, DataTable) and self.selected_flag is not None
         if action in CHANGING and (self.console.read_only or self.selected_flag is None):
             return None
-        return True
+        return super().check_action(action, parameters)
+
+    def filter_changed(self) -> None:
+        self._render_rows()
 
     def action_environment(self) -> None:
         index = ENVIRONMENTS.index(self.environment)

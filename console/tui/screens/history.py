@@ -8,15 +8,14 @@ row key. Enter opens the deployment's event timeline.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.timer import Timer
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Static
 
+from console.tui.background import in_thread
 from console.tui.data import HistoryRow
 from console.tui.display import duration, stamp
 from console.tui.screens.base import ConsoleScreen
@@ -68,31 +67,25 @@ class HistoryScreen(ConsoleScreen):
 
     SCREEN_TITLE = "History"
     POLL_INTERVAL_S = 2.0
+    FILTER_PLACEHOLDER = "filter: service, operator, outcome, reason (read from the store)"
+    FILTER_DEBOUNCE_S = 0.3
     BINDINGS = [
-        Binding("slash", "filter", "Filter", id="history.filter"),
         Binding("a", "scope", "All/this service", id="history.scope"),
         Binding("enter", "open", "Timeline", id="history.open", priority=True),
-        Binding("escape", "clear_filter", "Clear filter", id="history.clear", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__()
-        self.filter_text = ""
         self.all_services = False
         self.rows: dict[int, HistoryRow] = {}
         self.exhausted = False
         self.loading_more = False
-        self._debounce: Timer | None = None
 
     def compose_body(self) -> ComposeResult:
-        yield Input(placeholder="filter: service, operator, outcome, reason", id="filter")
         yield Static(id="history-scope", classes="subtitle")
         yield KeyedTable(COLUMNS, id="history-table")
 
     def on_mount(self) -> None:
-        filter_input = self.query_one("#filter", Input)
-        filter_input.display = False
-        filter_input.cursor_blink = self.console.cursor_blink_enabled
         self.query_one(KeyedTable).focus()
 
     # -- what is shown -----------------------------------------------------------------------
@@ -165,7 +158,7 @@ class HistoryScreen(ConsoleScreen):
 
     async def _load_more(self, query: tuple[str, str | None], before_id: int) -> None:
         try:
-            rows = await asyncio.to_thread(
+            rows = await in_thread(
                 self.console.data.history_page, query[0], before_id, PAGE_SIZE, query[1]
             )
         except Exception as error:
@@ -197,23 +190,10 @@ class HistoryScreen(ConsoleScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "open":
             return isinstance(self.focused, DataTable) and bool(self.rows)
-        if action == "clear_filter":
-            return bool(self.filter_text) or self.query_one("#filter", Input).display
-        return True
+        return super().check_action(action, parameters)
 
-    def action_filter(self) -> None:
-        filter_input = self.query_one("#filter", Input)
-        filter_input.display = True
-        filter_input.focus()
-
-    def action_clear_filter(self) -> None:
-        filter_input = self.query_one("#filter", Input)
-        filter_input.value = ""
-        filter_input.display = False
-        self.query_one(KeyedTable).focus()
-        if self.filter_text:
-            self.filter_text = ""
-            self._restart()
+    def filter_changed(self) -> None:
+        self._restart()  # the store filters: read the first page of the new query
 
     def action_scope(self) -> None:
         self.all_services = not self.all_services
@@ -223,19 +203,3 @@ class HistoryScreen(ConsoleScreen):
         key = self.query_one(KeyedTable).selected_key()
         if key is not None and int(key) in self.rows:
             self.app.push_screen(TimelineScreen(self.rows[int(key)]))
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if self._debounce is not None:
-            self._debounce.stop()
-        self._debounce = self.set_timer(0.3, self._apply_filter)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self._apply_filter()
-        self.query_one(KeyedTable).focus()
-
-    def _apply_filter(self) -> None:
-        text = self.query_one("#filter", Input).value.strip()
-        if text != self.filter_text:
-            self.filter_text = text
-            self._restart()

@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable, RichLog, Static
 
 from console.core.status import ServiceStatus
+from console.tui.background import in_thread
 from console.tui.screens.base import ConsoleScreen
 from console.tui.screens.styles import COLOR_STYLES, styled
 from console.tui.widgets.table import KeyedTable
@@ -179,7 +180,7 @@ class HostsScreen(ConsoleScreen):
             )
 
         try:
-            text = await asyncio.to_thread(read)
+            text = await in_thread(read)
         except TimeoutError:
             text = None
             message = f"unreachable: no logs within {LOGS_TIMEOUT_S:g}s"

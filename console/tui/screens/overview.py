@@ -132,6 +132,7 @@ class OverviewScreen(ConsoleScreen):
     """Every service × environment: live, standby, rollout, last outcome, lock, health."""
 
     SCREEN_TITLE = "Overview"
+    FILTER_PLACEHOLDER = "filter: service or environment"
 
     def compose_body(self) -> ComposeResult:
         yield KeyedTable(COLUMNS, id="overview-table")
@@ -146,7 +147,13 @@ class OverviewScreen(ConsoleScreen):
         table = self.query_one(KeyedTable)
         if not table.columns:
             return
-        table.sync([(t.key, overview_cells(t, app.statuses.get(t.key))) for t in app.targets])
+        table.sync(
+            [
+                (t.key, overview_cells(t, app.statuses.get(t.key)))
+                for t in app.targets
+                if self.matches(t.service, t.environment, t.key)
+            ]
+        )
         selected = app.selected.key if app.selected else None
         if selected and table.selected_key() != selected and selected in table.row_keys():
             table.move_cursor(row=table.get_row_index(selected))

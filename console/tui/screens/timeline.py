@@ -11,6 +11,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, Static
 
+from console.tui.background import in_thread
 from console.tui.data import ConsoleData, HistoryRow
 from console.tui.display import clock_time, duration
 from console.tui.screens.styles import outcome, styled
@@ -60,7 +61,7 @@ class TimelineScreen(ModalScreen[None]):
         tz = getattr(self.app, "tz", None)
         while True:
             try:
-                events = await asyncio.to_thread(self.data.events, self.row.id, self.after_id, PAGE)
+                events = await in_thread(self.data.events, self.row.id, self.after_id, PAGE)
             except Exception as error:
                 self.notify(f"events: {error}", severity="error")
                 events = []
