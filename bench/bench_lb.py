@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -48,8 +49,12 @@ from tests.rig.edge import NginxEdge  # noqa: E402
 from tests.rig.haproxy_edge import HaproxyEdge  # noqa: E402
 
 TARGET_P95_MS = {"nginx reload": 250.0, "haproxy reload": 250.0, "haproxy runtime API": 20.0}
-SETTLE_RUN = 3  # consecutive new-color answers per connection that end a swap
-SWAP_TIMEOUT_S = 5.0
+RELOAD_GAP_S = 0.5  # swaps start this far apart: each converges before the next
+RUNTIME_GAP_S = 0.15
+# Each connection waits this long between requests: a bounded load (~2-3k
+# requests/s here) that leaves the 2 cores some room, instead of a closed loop
+# that saturates them and measures the Python client more than the LB.
+CLIENT_PAUSE_S = 0.002
 
 Swap = Callable[[str], Awaitable[None]]  # color → make it take all traffic
 
@@ -71,43 +76,73 @@ def color_of(body: bytes) -> str:
     return body.split(b"-", 1)[0].decode(errors="replace")
 
 
-async def measure(port: int, swap: Swap, swaps: int, connections: int) -> Figures:
-    """Swap ``swaps`` times under a keep-alive load on ``port``; per swap, the
-    time until each connection's answers are all the new color."""
-    client = KeepAliveClient(port, connections=connections, max_duration_s=600)
-    client.start()
-    await asyncio.sleep(0.3)
-    converge, action = [], []
+async def measure(port: int, swap: Swap, swaps: int, connections: int, gap_s: float) -> Figures:
+    """Swap ``swaps`` times under keep-alive load from a separate client
+    process (so it never competes with the writer for this event loop), at
+    least ``gap_s`` apart; then, per swap, the time until each connection's
+    answers are all the new color (monotonic clocks agree across processes)."""
+    with tempfile.NamedTemporaryFile(prefix="bench-lb-", suffix=".log", delete=False) as out:
+        log = Path(out.name)
+    client = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--client", str(port), str(connections), str(log)
+    )
+    await asyncio.sleep(0.5)
+    starts, action = [], []
     try:
         for index in range(swaps):
             new = "green" if index % 2 == 0 else "blue"
-            mark = len(client.samples)
             started = time.monotonic()
             await swap(new)
             action.append((time.monotonic() - started) * 1000)
-            converge.append(await _converged(client, mark, new, started) * 1000)
+            starts.append((started, new))
+            await asyncio.sleep(max(0.0, started + gap_s - time.monotonic()))
     finally:
-        await client.stop()
-    return Figures(
-        converge, action, client.non_2xx, len(client.failures), client.idle_close_retries
-    )
+        client.send_signal(signal.SIGINT)
+        await client.wait()
+    lines = log.read_text().splitlines()
+    log.unlink()
+    non_2xx, failures, idle = (int(v) for v in lines[0].split())
+    samples = [(float(t), int(c), color) for t, c, color in (ln.split() for ln in lines[1:])]
+    ends = [t for t, _ in starts[1:]] + [time.monotonic()]
+    converge = [
+        _converged(samples, started, end, new, connections) * 1000
+        for (started, new), end in zip(starts, ends, strict=True)
+    ]
+    return Figures(converge, action, non_2xx, failures, idle)
 
 
-async def _converged(client: KeepAliveClient, mark: int, new: str, started: float) -> float:
+def _converged(
+    samples: list[tuple[float, int, str]], started: float, end: float, new: str, connections: int
+) -> float:
     """Seconds from ``started`` to the first answer of each connection's final
-    all-new run (waits until every connection has ``SETTLE_RUN`` of them)."""
-    deadline = time.monotonic() + SWAP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        runs: dict[int, list[float]] = {}
-        for sample in client.samples[mark:]:
-            if color_of(sample.body) == new:
-                runs.setdefault(sample.connection, []).append(sample.done_s)
-            else:
-                runs[sample.connection] = []
-        if len(runs) == client.connections and all(len(r) >= SETTLE_RUN for r in runs.values()):
-            return max(r[0] for r in runs.values()) - started
-        await asyncio.sleep(0.001)
-    raise RuntimeError(f"no convergence to {new} within {SWAP_TIMEOUT_S}s")
+    all-new run before ``end`` (the next swap)."""
+    first_new: dict[int, float | None] = {}
+    for done, connection, color in samples:
+        if not started <= done < end:
+            continue
+        if color == new:
+            if first_new.get(connection) is None:
+                first_new[connection] = done
+        else:
+            first_new[connection] = None
+    if len(first_new) < connections or any(t is None for t in first_new.values()):
+        raise RuntimeError(f"a connection never converged to {new} before the next swap")
+    return max(t for t in first_new.values() if t is not None) - started
+
+
+async def client_main(port: int, connections: int, log: Path) -> None:
+    """The load process: keep-alive client until SIGINT, then write the log."""
+    client = KeepAliveClient(
+        port, connections=connections, max_duration_s=900, pause_s=CLIENT_PAUSE_S
+    )
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGINT, stop.set)
+    client.start()
+    await stop.wait()
+    await client.stop()
+    lines = [f"{client.non_2xx} {len(client.failures)} {client.idle_close_retries}"]
+    lines += [f"{s.done_s:.6f} {s.connection} {color_of(s.body)}" for s in client.samples]
+    log.write_text("\n".join(lines) + "\n")
 
 
 async def run(swaps: int, connections: int, workdir: Path) -> int:
@@ -117,16 +152,24 @@ async def run(swaps: int, connections: int, workdir: Path) -> int:
     results: dict[str, tuple[Figures, Figures]] = {}
     try:
         results["nginx reload"] = (
-            await measure(*await nginx_writer(nginx, pair), swaps, connections),
-            await measure(*await nginx_raw(nginx, pair), swaps, connections),
+            await measure(*await nginx_writer(nginx, pair), swaps, connections, RELOAD_GAP_S),
+            await measure(*await nginx_raw(nginx, pair), swaps, connections, RELOAD_GAP_S),
         )
         results["haproxy reload"] = (
-            await measure(*await haproxy_writer(haproxy, pair, False), swaps, connections),
-            await measure(*await haproxy_raw(haproxy, pair, False), swaps, connections),
+            await measure(
+                *await haproxy_writer(haproxy, pair, False), swaps, connections, RELOAD_GAP_S
+            ),
+            await measure(
+                *await haproxy_raw(haproxy, pair, False), swaps, connections, RELOAD_GAP_S
+            ),
         )
         results["haproxy runtime API"] = (
-            await measure(*await haproxy_writer(haproxy, pair, True), swaps, connections),
-            await measure(*await haproxy_raw(haproxy, pair, True), swaps, connections),
+            await measure(
+                *await haproxy_writer(haproxy, pair, True), swaps, connections, RUNTIME_GAP_S
+            ),
+            await measure(
+                *await haproxy_raw(haproxy, pair, True), swaps, connections, RUNTIME_GAP_S
+            ),
         )
     finally:
         haproxy.stop()
@@ -266,6 +309,10 @@ async def _run(argv: list[str]) -> None:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["--client"]:
+        port, connections, log = sys.argv[2:5]
+        asyncio.run(client_main(int(port), int(connections), Path(log)))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--swaps", type=int, default=100)
     parser.add_argument("--connections", type=int, default=8)

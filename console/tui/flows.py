@@ -160,9 +160,9 @@ class ActionFlows(_Base):
             f"to {status.live_release or 'the baseline'}, the new release is stopped"
         )
         note = (
-            "No process is running it (interrupted): shipdeck rolls back to the baseline itself."
+            "No process is running it (interrupted): shipdeck takes over and rolls back."
             if progress.get("interrupted")
-            else "The process running the rollout rolls it back within a second."
+            else "The process running it is asked to stop first (up to 60 s)."
         )
         if await self.confirm(
             f"Abort the rollout of {target.key}?",

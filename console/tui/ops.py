@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from console.core.clock import Clock
 from console.core.config import Config
-from console.core.errors import Blocked, ShipdeckError
+from console.core.errors import ShipdeckError
 from console.core.locking import describe_lock
 from console.core.store import StateStore
 
@@ -93,8 +93,7 @@ def promote_command(service: str, environment: str) -> str:
 
 
 def abort_command(service: str, environment: str) -> str:
-    # A rollback during a rollout asks it to abort and returns to the baseline.
-    return _cmd("rollback", service, "--env", environment)
+    return _cmd("abort", service, "--env", environment)
 
 
 def deploy_command(service: str, environment: str, image: str, strategy: str) -> str:
@@ -217,28 +216,19 @@ class CoreOps:
         return self._run(work)
 
     def abort(self, service: str, environment: str) -> OpResult:
-        """Signal the running rollout to abort; if no process runs it, roll back to the baseline."""
+        """What ``shipdeck abort`` does: a rollback to the baseline that first asks the
+        process running the rollout to stop (or takes over if that process died)."""
 
         async def work(op: Any) -> OpResult:
-            from console.core.ops.canary import request_signal
             from console.core.ops.rollback import rollback
 
-            running = self.store.in_progress(service, environment)
-            if not running:
-                raise Blocked(f"{service}/{environment}: no rollout in progress")
-            deployment = running[-1]
-            beat = deployment.heartbeat_at or deployment.started_at
-            orphaned = (self.clock.now() - beat).total_seconds() > self.config.lock_lease_s
-            if not orphaned:
-                deployment_id = await request_signal(op, service, environment, "abort")
-                return OpResult(
-                    True, f"{service}/{environment}: abort requested (#{deployment_id})"
-                )
-            result = await rollback(op, service, environment, "last-good")
+            result = await rollback(op, service, environment, "last-good", kind="abort")
+            text = (
+                f"{service}/{environment}: abort {result.outcome}: traffic on {result.to_release}"
+            )
             return OpResult(
                 result.outcome == "succeeded",
-                f"{service}/{environment}: rollout #{deployment.id} had no process; "
-                f"rolled back to {result.to_release}: {result.outcome}",
+                text + (f": {result.reason}" if result.reason else ""),
             )
 
         return self._run(work)

@@ -272,14 +272,25 @@ class HaproxyWriter(LbWriter):
                 return "runtime_api", await self._runtime_apply(state, text, previous)
             except _RuntimeUnusable:
                 pass  # the running process is not on this file: a reload fixes that
+        await self._preflight(state)
         return "reload", await self._install(state, text, previous, reload=True)
 
     async def _runtime_apply(self, state: TrafficState, text: str, previous: str) -> str:
         main, preview = backend_name(state.service), backend_name(state.service, True)
-        try:
-            now = {main: await self._servers(main), preview: await self._servers(preview)}
-        except EngineError:
-            raise _RuntimeUnusable from None
+        # Our health check from the LB host and HAProxy's own view, together.
+        preflight, servers = await asyncio.gather(
+            self._preflight(state),
+            asyncio.gather(self._servers(main), self._servers(preview)),
+            return_exceptions=True,
+        )
+        if isinstance(preflight, BaseException):
+            raise preflight
+        if isinstance(servers, BaseException):
+            if isinstance(servers, EngineError):
+                raise _RuntimeUnusable from None
+            raise servers
+        main_servers, preview_servers = servers
+        now = {main: main_servers, preview: preview_servers}
         names = {b.name for b in state.backends}
         if any(set(servers) != names for servers in now.values()):
             raise _RuntimeUnusable
@@ -299,7 +310,8 @@ class HaproxyWriter(LbWriter):
         before = {be: {n: s.weight for n, s in servers.items()} for be, servers in now.items()}
         await self._move_weights(before, want, now)
         try:
-            after = {be: await self._servers(be) for be in want}
+            replies = await asyncio.gather(*(self._servers(be) for be in want))
+            after = dict(zip(want, replies, strict=True))
             wrong = [
                 f"{be}/{n}={s.weight}"
                 for be, servers in after.items()
@@ -333,11 +345,11 @@ class HaproxyWriter(LbWriter):
                     rising.append(f"set server {backend}/{server} weight {weight}")
                 elif weight < current[backend][server]:
                     falling.append(f"set server {backend}/{server} weight {weight}")
-        for batch in (rising, falling):
-            if batch:
-                reply = (await self._stats("; ".join(batch))).strip()
-                if reply:
-                    raise EngineOperationFailed(self.name, f"runtime API refused: {reply[:300]}")
+        # One CLI line, executed in order: every rise lands before any fall.
+        if rising or falling:
+            reply = (await self._stats("; ".join(rising + falling))).strip()
+            if reply:
+                raise EngineOperationFailed(self.name, f"runtime API refused: {reply[:300]}")
 
     async def _is_live(self, state: TrafficState) -> bool:
         if not self.runtime_api:

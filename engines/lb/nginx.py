@@ -270,8 +270,8 @@ class NginxWriter(LbWriter):
             children = await self.transport.read_file(
                 Path(f"/proc/{master}/task/{master}/children")
             )
-            if children is None:
-                return None
+            if not children or not children.split():
+                return None  # a running master always has workers: we cannot see them
             titles = {}
             for pid in (int(p) for p in children.split()):
                 cmdline = await self.transport.read_file(Path(f"/proc/{pid}/cmdline"))

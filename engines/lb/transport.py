@@ -298,7 +298,12 @@ class SshTransport:
         sftp = await self._client()
         try:
             async with sftp.open(str(PurePosixPath(path)), "rb") as handle:
-                return await handle.read()
+                # Read to EOF in chunks: files under /proc report size 0, and
+                # a plain read() would trust that size.
+                chunks = []
+                while chunk := await handle.read(65536):
+                    chunks.append(chunk)
+                return b"".join(chunks)
         except asyncssh.SFTPNoSuchFile:
             return None
         except (OSError, asyncssh.Error) as error:

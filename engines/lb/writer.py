@@ -181,7 +181,6 @@ class LbWriter(abc.ABC):
                 return ApplyResult(
                     "unchanged", time.monotonic() - started, release, False, state.generation()
                 )
-            await self._preflight(state)
             method, release = await self._activate(state, text, previous)
             return ApplyResult(
                 method, time.monotonic() - started, release, True, state.generation()
@@ -254,7 +253,9 @@ class LbWriter(abc.ABC):
     async def _activate(
         self, state: TrafficState, text: str, previous: str | None
     ) -> tuple[str, str]:
-        """Make ``text`` live; HAProxy overrides this to try the runtime API."""
+        """Refuse unhealthy live backends, then make ``text`` live; HAProxy
+        overrides this to try the runtime API."""
+        await self._preflight(state)
         return "reload", await self._install(state, text, previous, reload=True)
 
     async def _is_live(self, state: TrafficState) -> bool:

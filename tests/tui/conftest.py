@@ -22,12 +22,12 @@ def make_app(
     options.setdefault("tz", UTC)
     options.setdefault("cursor_blink", False)
     options.setdefault("overview_interval_s", 0.2)
-    options.setdefault("hosts_interval_s", 0.2)
+    options.setdefault("hosts_interval_s", 1.0)
     options.setdefault("screen_poll_s", 0.2)
     return ShipdeckApp(data or FakeConsoleData(), ops or FakeOps(), **options)
 
 
-async def wait_for(pilot: Pilot, condition: Callable[[], object], timeout: float = 3.0) -> None:
+async def wait_for(pilot: Pilot, condition: Callable[[], object], timeout: float = 6.0) -> None:
     """Pause until ``condition()`` holds (workers and polls run in the background)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

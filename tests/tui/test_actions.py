@@ -118,6 +118,7 @@ async def test_abort_cancel_leaves_the_rollout_alone(data, ops):
         await select(pilot, "web/production")
         modal = await open_confirmation(pilot, "A")
         assert "traffic returns to v42" in modal.summary
+        assert modal.command == "shipdeck abort web --env production"
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, OverviewScreen))
         assert ops.calls == []

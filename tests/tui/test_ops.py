@@ -100,13 +100,25 @@ def test_promote_records_a_request_the_rollout_process_reads(ops):
     assert kinds == ["promote_requested"]
 
 
-def test_abort_signals_a_live_rollout(ops):
-    deployment_id = running_canary(ops, NOW)
-    assert ops.abort("web", "production").ok
-    assert [e.kind for e in ops.store.events(deployment_id)] == ["abort_requested"]
+def test_abort_is_the_clis_abort_a_rollback_to_the_baseline(ops, monkeypatch):
+    from console.core.ops import rollback as rollback_module
+    from console.core.ops.rollback import RollbackResult
+
+    calls = []
+
+    async def fake_rollback(
+        op, service, environment, to="last-good", *, dry_run=False, kind="rollback"
+    ):
+        calls.append((op.operator, service, environment, to, kind))
+        return RollbackResult(7, "succeeded", None, "v43", "v42", "canary-abort", 1.0)
+
+    monkeypatch.setattr(rollback_module, "rollback", fake_rollback)
+    result = ops.abort("web", "production")
+    assert result.ok and result.message == "web/production: abort succeeded: traffic on v42"
+    assert calls == [("me@console", "web", "production", "last-good", "abort")]
 
 
-def test_abort_without_a_rollout_is_refused(ops):
+def test_abort_without_a_rollout_is_refused_not_a_crash(ops):
     result = ops.abort("web", "production")
     assert not result.ok and "no rollout in progress" in result.message
 

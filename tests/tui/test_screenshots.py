@@ -7,7 +7,7 @@ from tests.tui.conftest import make_app
 
 
 async def test_save_screenshots_writes_one_svg_per_screen(tmp_path, data, ops):
-    saved = await save_screenshots(lambda: make_app(data, ops), tmp_path, settle_s=0.1)
+    saved = await save_screenshots(lambda: make_app(data, ops), tmp_path, settle_s=0.05)
     assert [p.name for p in saved] == [
         "overview.svg",
         "canary.svg",

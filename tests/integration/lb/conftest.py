@@ -293,6 +293,7 @@ class KeepAliveClient:
     max_requests: int = 400_000
     max_duration_s: float = MAX_LOAD_S
     path: str = "/"
+    pause_s: float = 0.0  # between requests on one connection: a bounded rate
     samples: list[Sample] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     idle_close_retries: int = 0
@@ -360,6 +361,8 @@ class KeepAliveClient:
                 continue
             self.samples.append(Sample(sent, time.monotonic(), index, status, release, body[:32]))
             reused = True
+            if self.pause_s:
+                await asyncio.sleep(self.pause_s)
             if close:
                 writer.close()
                 writer = None
