@@ -61,6 +61,7 @@ def bench_stack(*, canary: bool = False, **service: Any) -> Iterator[BenchStack]
                 "strategy": "canary",
                 "analysis": "bench",
                 "env": {},
+                "smoke": [{"path": "/healthz", "status": 200}],
                 "canary_steps": [
                     {"weight": 5},
                     {"analysis": "bench", "duration": "120s"},

@@ -164,6 +164,7 @@ CANARY_TEMPLATE = {
     "min_canary_requests": 150,
     "min_reference_requests": 100,
     "traffic_min_expected_requests": 30,
+    "on_inconclusive": "extend",
 }
 
 
@@ -183,11 +184,11 @@ async def canary_stack(
     config_path = tmp_path / "shipdeck.toml"
     steps = [
         {"weight": 5},
-        {"analysis": "test", "duration": "60s"},
+        {"analysis": "test", "duration": "30s"},
         {"weight": 25},
-        {"analysis": "test", "duration": "60s"},
+        {"analysis": "test", "duration": "15s"},
         {"weight": 50},
-        {"analysis": "test", "duration": "40s"},
+        {"analysis": "test", "duration": "10s"},
         {"weight": 100},
     ]
     write_stack_config(
@@ -198,6 +199,7 @@ async def canary_stack(
         listen,
         base_port,
         strategy="canary",
+        smoke=[{"path": "/healthz", "status": 200}],
         analysis="test",
         canary_steps=steps,
         env={},
