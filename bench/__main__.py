@@ -40,7 +40,9 @@ def main(argv: list[str]) -> int:
         results.append((name, code, time.monotonic() - started))
     print("\n== summary ==")
     for name, code, seconds in results:
-        print(f"{name:<10} {'ok' if code == 0 else f'MISSED TARGET (exit {code})':<28} {seconds:6.1f}s")
+        print(
+            f"{name:<10} {'ok' if code == 0 else f'MISSED TARGET (exit {code})':<28} {seconds:6.1f}s"
+        )
     return 0 if all(code == 0 for _, code, _ in results) else 1
 
 

@@ -98,9 +98,11 @@ class HaproxyEdge:
         )
         try:
             process.wait_ready(
-                lambda: master.exists()
-                and (directory / "admin.sock").exists()
-                and port_answers("127.0.0.1", alive_port),
+                lambda: (
+                    master.exists()
+                    and (directory / "admin.sock").exists()
+                    and port_answers("127.0.0.1", alive_port)
+                ),
                 "listening",
                 15.0,
             )

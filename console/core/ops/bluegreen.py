@@ -132,7 +132,14 @@ async def apply_traffic(
     canary_slot: str | None = None,
 ) -> None:
     plan = plan_traffic(
-        service, env, ctx.config.hosts, slots, live_slot, canary_weight_pct, preview_slot, canary_slot
+        service,
+        env,
+        ctx.config.hosts,
+        slots,
+        live_slot,
+        canary_weight_pct,
+        preview_slot,
+        canary_slot,
     )
     result = await ctx.lbs.apply(plan)
     ctx.emit(

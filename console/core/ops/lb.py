@@ -11,13 +11,12 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from engines.lb import Backend, LbSettings, LocalTransport, SshTransport, TrafficState, make_writer
-
 from console.core.config import Config, LoadBalancerConfig
 from console.core.errors import InvalidInput
 from console.core.fleet import Fleet, as_shipdeck_error
 from console.core.ops.traffic import TrafficPlan
 from engines.errors import EngineError
+from engines.lb import Backend, LbSettings, LocalTransport, SshTransport, TrafficState, make_writer
 
 
 def to_state(plan: TrafficPlan) -> TrafficState:
@@ -55,9 +54,10 @@ class LbRegistry:
         self.fleet = fleet
         self._writers: dict[str, Any] = {}
 
-    def settings(self, lb: LoadBalancerConfig) -> LbSettings:
+    def settings(self, lb: LoadBalancerConfig, health_path: str = "/healthz") -> LbSettings:
         verify = "127.0.0.1"
         return LbSettings(
+            health_path=health_path,
             name=lb.name,
             kind=lb.kind,
             config_dir=lb.config_dir,
@@ -70,8 +70,11 @@ class LbRegistry:
             verify_address=verify,
         )
 
-    async def writer(self, name: str) -> Any:
-        if name not in self._writers:
+    async def writer(self, name: str, health_path: str = "/healthz") -> Any:
+        """One writer per LB and health path: the LB only sends weight to backends that
+        answer the service's own health check (never a business endpoint)."""
+        key = f"{name}:{health_path}"
+        if key not in self._writers:
             lb = self.config.load_balancers.get(name)
             if lb is None:
                 raise InvalidInput(f'unknown load balancer "{name}"')
@@ -84,14 +87,17 @@ class LbRegistry:
                 except EngineError as error:
                     raise as_shipdeck_error(error) from None
                 transport = SshTransport(connection)
-            self._writers[name] = make_writer(self.settings(lb), transport)
-        return self._writers[name]
+            self._writers[key] = make_writer(self.settings(lb, health_path), transport)
+        return self._writers[key]
 
     def _lb_of(self, plan: TrafficPlan) -> str:
         return self.config.services[plan.service].environments[plan.environment].load_balancer
 
+    async def _writer_for(self, plan: TrafficPlan) -> Any:
+        return await self.writer(self._lb_of(plan), self.config.services[plan.service].health_path)
+
     async def apply(self, plan: TrafficPlan) -> dict[str, Any]:
-        writer = await self.writer(self._lb_of(plan))
+        writer = await self._writer_for(plan)
         try:
             result = await writer.apply(to_state(plan))
         except EngineError as error:
@@ -105,7 +111,7 @@ class LbRegistry:
 
     async def diff(self, plan: TrafficPlan) -> str:
         """The exact change to the installed LB file, as a unified diff."""
-        writer = await self.writer(self._lb_of(plan))
+        writer = await self._writer_for(plan)
         state = to_state(plan)
         try:
             current = await writer.current_config(state.service)
@@ -124,7 +130,7 @@ class LbRegistry:
 
     async def show(self, service: str, environment: str) -> dict[str, Any]:
         env = self.config.services[service].environments[environment]
-        writer = await self.writer(env.load_balancer)
+        writer = await self.writer(env.load_balancer, self.config.services[service].health_path)
         name = lb_service_name(service, environment)
         try:
             observed = await writer.observed_state(name)

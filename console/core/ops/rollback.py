@@ -145,7 +145,9 @@ async def rollback(
         origin = running[-1].from_release
         chosen = ctx.store.release(origin) if origin is not None else live
     if chosen is None and kind == "abort":
-        raise Blocked(f"{service.name}/{env.name}: the rollout has no previous release to return to")
+        raise Blocked(
+            f"{service.name}/{env.name}: the rollout has no previous release to return to"
+        )
     if chosen is None:
         if has_canary and to in ("last-good", "previous", "") and live is not None:
             chosen = live  # during a canary the baseline is the known-good release

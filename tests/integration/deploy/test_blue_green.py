@@ -113,7 +113,9 @@ async def test_a_release_failing_post_deploy_verification_is_rolled_back(stack):
     from console.core.config import SmokeCheck
 
     # healthy enough to pass the health check and a smoke check, failing under real traffic
-    op = stack.context(env={"ERROR_RATE": "0.3"}, max_error_rate=0.05, smoke=(SmokeCheck("/healthz", 200, None),))
+    op = stack.context(
+        env={"ERROR_RATE": "0.3"}, max_error_rate=0.05, smoke=(SmokeCheck("/healthz", 200, None),)
+    )
     result, _ = await under_load(stack.listen_port, lambda: deploy(op, "v2", verify_s=5.0))
     assert result.outcome == "rolled_back" and "post-deploy verification" in result.reason
     traffic = op.store.traffic("web", "production")
