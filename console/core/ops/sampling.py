@@ -102,12 +102,21 @@ class CanarySampler:
         return sample
 
     def display(self) -> dict[str, Any]:
+        """Per metric, the canary's and the baseline's value in the last interval (for charts)."""
         if self.last is None:
             return {}
+        canary, baseline = arm_display(self.last.canary), arm_display(self.last.baseline)
+        names = {
+            "traffic": "requests",
+            "errors": "error_rate",
+            "latency_p50": "p50_ms",
+            "latency_p95": "p95_ms",
+            "latency_p99": "p99_ms",
+        }
+        extra = {k: k for k in {*canary, *baseline} if k not in names.values()}
         return {
-            "canary": arm_display(self.last.canary),
-            "baseline": arm_display(self.last.baseline),
-            "reason": self.last.reason,
+            metric: {"canary": canary.get(key), "baseline": baseline.get(key)}
+            for metric, key in {**names, **extra}.items()
         }
 
     async def close(self) -> None:
