@@ -159,7 +159,9 @@ async def service_statuses(
                 live_here = [
                     c
                     for c in view.get("containers", [])
-                    if c.get("service") == name and c.get("state") == "running"
+                    if c.get("service")
+                    == (name if env_name == "production" else f"{name}-{env_name}")
+                    and c.get("state") == "running"
                 ]
                 serving = (
                     [c for c in live_here if c.get("color") == live_color]

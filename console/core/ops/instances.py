@@ -34,6 +34,12 @@ class SlotView:
         return self.release is not None
 
 
+def instance_service(service: ServiceConfig, env: EnvironmentTarget) -> str:
+    """The service name containers carry: environments that share hosts must never
+    replace each other's containers (``web`` in production, ``web-staging`` in staging)."""
+    return service.name if env.name == "production" else f"{service.name}-{env.name}"
+
+
 def slot_parts(slot: str) -> tuple[str, str]:
     """slot → (color, track) as container labels carry them."""
     return ("", "canary") if slot == "canary" else (slot, "")
@@ -49,7 +55,7 @@ async def view_slots(
     """Which release runs (state running) in each slot on each host; raises if a host is unreachable."""
 
     async def listing(host: DockerHost) -> list[ContainerInfo]:
-        return await host.list_containers(service.name)
+        return await host.list_containers(instance_service(service, env))
 
     per_host = await fleet.all_or_raise(env.hosts, listing, "listing containers", timeout_s=60)
     views: dict[str, dict[str, str | None]] = {
@@ -88,7 +94,9 @@ async def start_slot(
     async def start(host: DockerHost) -> float:
         await host.ensure_image(image_ref, progress=on_progress)
         existing = [
-            c for c in await host.list_containers(service.name) if container_slot(c) == slot
+            c
+            for c in await host.list_containers(instance_service(service, env))
+            if container_slot(c) == slot
         ]
         for container in existing:
             if (
@@ -100,7 +108,7 @@ async def start_slot(
                 return healthy.elapsed_s
             await host.remove_container(container, force=True)
         spec = ContainerSpec(
-            service=service.name,
+            service=instance_service(service, env),
             release=release_name,
             image=image_ref,
             container_port=service.container_port,
@@ -132,7 +140,7 @@ async def stop_slot(
 
     async def stop(host: DockerHost) -> int:
         removed = 0
-        for container in await host.list_containers(service.name):
+        for container in await host.list_containers(instance_service(service, env)):
             if container_slot(container) != slot:
                 continue
             if release is not None and container.release != release:

@@ -74,6 +74,12 @@ def shipdeck(stack, *argv: str) -> subprocess.CompletedProcess:
 
 
 async def interrupted_canary(stack):
+    import tomllib
+
+    # 5% errors in both arms, so the resumed analysis can prove "no worse" within its steps
+    document = tomllib.loads(stack.config_path.read_text())
+    document["services"]["web"]["env"] = {"ERROR_RATE": "0.05"}
+    stack.config_path.write_text(tomli_w.dumps(document))
     op = stack.context()
     await deploy_blue_green(op, DeployRequest("web", "production", "v1", verify_s=1.0))
     await op.fleet.close()
