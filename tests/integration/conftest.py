@@ -87,6 +87,8 @@ def write_stack_config(
         "preview_listen": f"127.0.0.1:{free_port()}",
         "base_port": base_port,
         "post_deploy_verify": "1s",
+        # the rig's hosts share one dockerd with every other test: never prune its images
+        "releases_to_keep": 0,
         "env": {"ERROR_RATE": "0"},
         "smoke": [
             {"path": "/healthz", "status": 200},

@@ -521,8 +521,8 @@ def _read_services(
             errors.add(table.sub("analysis"), f'unknown analysis template "{analysis}"')
         steps = _read_steps(table, templates)
         keep = table.get("releases_to_keep", int, 5)
-        if keep is not None and keep < 1:
-            errors.add(table.sub("releases_to_keep"), "must be at least 1")
+        if keep is not None and keep < 0:
+            errors.add(table.sub("releases_to_keep"), "must be 0 (never prune) or more")
         webhooks = table.string_list("webhooks", [])
         slack = table.string_list("slack_webhooks", [])
         for key, urls in (("webhooks", webhooks), ("slack_webhooks", slack)):
@@ -560,7 +560,7 @@ def _read_services(
             canary_steps=steps,
             analysis=analysis or "default",
             environments=environments,
-            releases_to_keep=keep or 5,
+            releases_to_keep=5 if keep is None else keep,
             webhooks=tuple(webhooks),
             slack_webhooks=tuple(slack),
             smoke=smoke,

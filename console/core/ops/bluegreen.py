@@ -497,7 +497,9 @@ async def _undo(
 
 
 async def _prune(ctx: OpContext, service: ServiceConfig, env: EnvironmentTarget) -> None:
-    """Keep the last N releases' images on hosts (warm colors are always kept)."""
+    """Keep the last N releases' images on hosts (warm colors are always kept); N = 0 never prunes."""
+    if service.releases_to_keep == 0:
+        return
     keep = {
         r.image_ref.rpartition("@")[2]
         for r in ctx.store.releases(service.name, env.name, limit=service.releases_to_keep)

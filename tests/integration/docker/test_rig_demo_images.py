@@ -17,8 +17,8 @@ def image_env(rig: Rig, tag: str) -> dict[str, str]:
 def test_each_tag_is_its_own_digest_in_the_registry(rig: Rig) -> None:
     digests = {tag: rig.registry.manifest_digest("shipdeck/demo", tag) for tag in rig.digests}
 
-    assert set(digests) == {"v1", "v2", "v3"}
-    assert len(set(digests.values())) == 3
+    assert set(digests) == {"v1", "v2", "v3", "v4"}
+    assert len(set(digests.values())) == 4
     assert all(rig.digests[tag].endswith(f"@{digest}") for tag, digest in digests.items())
 
 
@@ -29,8 +29,9 @@ def test_each_release_reports_its_own_version(rig: Rig) -> None:
 def test_v3_is_the_bad_release_without_extra_config(rig: Rig) -> None:
     v3 = image_env(rig, "v3")
 
-    assert (v3["ERROR_RATE"], v3["EXTRA_LATENCY_MS"]) == ("0.06", "60")
+    assert (v3["ERROR_RATE"], v3["EXTRA_LATENCY_MS"]) == ("0.03", "0")
     assert (image_env(rig, "v1")["ERROR_RATE"], image_env(rig, "v1")["EXTRA_LATENCY_MS"]) == (
-        "0.0",
+        "0.01",
         "0",
     )
+    assert image_env(rig, "v4")["EXTRA_LATENCY_MS"] == "60"
