@@ -186,7 +186,7 @@ async def canary_stack(
     config_path = tmp_path / "shipdeck.toml"
     steps = [
         {"weight": 5},
-        {"analysis": "test", "duration": "30s"},
+        {"analysis": "test", "duration": "60s"},
         {"weight": 25},
         {"analysis": "test", "duration": "15s"},
         {"weight": 50},

@@ -432,8 +432,8 @@ async def _analyse(
         await sampler.start()
         while True:
             remaining = ends - ctx.clock.monotonic()
-            if remaining <= 0:
-                break
+            if remaining < interval_s / 2:
+                break  # a sliver of an interval would be judged as "no data"
             await asyncio.sleep(min(interval_s, remaining))
             signals.poll()
             sample = await sampler.sample()
