@@ -87,8 +87,10 @@ async def measure(stack, swaps: int) -> dict:
     # cold: v3 replaces the standby color, so the previous release must be started again
     cold, cold_failed = [], 0
     for _ in range(3):
-        live = "v1" if target == "v2" else "v2"
-        await deploy_blue_green(op, DeployRequest("web", "production", "v3", verify_s=0.5))
+        live = "v1"
+        # two deploys push v1 out of both colors: it is cold
+        for image in ("v3", "v4"):
+            await deploy_blue_green(op, DeployRequest("web", "production", image, verify_s=0.5))
         failed_before = stats.failed
         started = time.monotonic()
         result = await rollback(op, "web", "production", live)
@@ -96,7 +98,6 @@ async def measure(stack, swaps: int) -> dict:
         await asyncio.sleep(0.6)
         cold.append(time_to_all_on(stats, live, started) or result.duration_s)
         cold_failed += stats.failed - failed_before
-        target = "v1" if live == "v2" else "v2"
     stop.set()
     await load
     await op.fleet.close()
