@@ -8,8 +8,10 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 
 import pytest
+import tomli_w
 
 from console.core.ops.bluegreen import DeployRequest, deploy_blue_green
 from console.core.store import open_store
@@ -37,7 +39,7 @@ def wait_for_step(stack, step: str, timeout_s: float = 90) -> None:
         running = store.in_progress("web", "production")
         if running and running[-1].step == step:
             return
-        time.sleep(0.02)
+        time.sleep(0.005)
     raise AssertionError(f"the deploy never reached step {step}")
 
 
@@ -47,8 +49,19 @@ async def serving_release(stack) -> str | None:
     return response.headers.get("x-shipdeck-release")
 
 
+def slow_smoke_tests(stack) -> None:
+    """Smoke checks normally take milliseconds: too short for a poller to catch reliably."""
+    document = tomllib.loads(stack.config_path.read_text())
+    service = document["services"]["web"]
+    service["env"] = {"ERROR_RATE": "0", "EXTRA_LATENCY_MS": "250"}
+    service["smoke"] = [{"path": "/", "status": 200}] * 4
+    stack.config_path.write_text(tomli_w.dumps(document))
+
+
 @pytest.mark.parametrize("step", STEPS)
 async def test_kill_9_during_a_step_then_rollback_ends_on_a_healthy_release(stack, step):
+    if step == "smoke":
+        slow_smoke_tests(stack)
     op = stack.context()
     assert (
         await deploy_blue_green(op, DeployRequest("web", "production", "v1"))
