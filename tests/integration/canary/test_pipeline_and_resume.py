@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -117,3 +118,17 @@ async def test_kill_9_mid_rollout_then_abort_returns_everything_to_the_baseline(
     traffic = store.traffic("web", "production")
     assert traffic.canary_release is None and store.in_progress("web", "production") == []
     assert await answering(canary_stack) == "v1"
+
+
+async def test_kill_9_mid_rollout_then_resume_finishes_the_rollout(canary_stack):
+    async with load(canary_stack.listen_port):
+        store = await interrupted_canary(canary_stack)
+        result = await asyncio.to_thread(
+            shipdeck, canary_stack, "deploy", "--resume", "web", "--yes", "--json"
+        )
+    summary = json.loads(result.stdout.splitlines()[-1])
+    assert result.returncode == 0 and summary["outcome"] == "succeeded", (
+        result.stdout[-2000:] + result.stderr
+    )
+    assert store.in_progress("web", "production") == []
+    assert await answering(canary_stack) == "v2"
