@@ -86,7 +86,7 @@ async def argo_run(stack, stats: LoadStats) -> float:
     return back_on(stats, "v3", started) - started
 
 
-async def measure(stack, runs: int) -> dict:
+async def measure(stack, runs: int, rate_per_s: float) -> dict:
     op = stack.context()
     await deploy_blue_green(op, DeployRequest("web", "production", "v1", verify_s=0.5))
     await op.fleet.close()
@@ -98,8 +98,8 @@ async def measure(stack, runs: int) -> dict:
             stack.listen_port,
             duration_s=1200,
             max_requests=600_000,
-            rate_per_s=300,
-            concurrency=8,
+            rate_per_s=rate_per_s,
+            concurrency=16,
             stop=stop,
             stats=stats,
         )
@@ -122,12 +122,16 @@ async def measure(stack, runs: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--rate", type=float, default=800.0, help="requests/s through the LB (loopback)"
+    )
     args = parser.parse_args(argv)
     with bench_stack(canary=True) as stack:
-        r = asyncio.run(measure(stack, args.runs))
+        r = asyncio.run(measure(stack, args.runs, args.rate))
     ours, argo = statistics.median(r["shipdeck"]), statistics.median(r["argo"])
     print(
         f"bad canary (v3, 3x errors) at 5% weight, 1 s scrapes, {r['requests']} requests through the LB"
+        f" at {args.rate:g}/s"
     )
     print(f"{'':36}{'median s':>10}{'max s':>8}")
     print(f"{'Argo-style 60 s window (baseline)':36}{argo:10.1f}{max(r['argo']):8.1f}")

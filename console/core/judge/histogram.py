@@ -66,7 +66,7 @@ def as_buckets(counts: dict[float, int]) -> tuple[tuple[float, int], ...]:
 
 
 def choose_thresholds(
-    reference: Buckets, quantiles: Iterable[float], *, min_requests: int
+    reference: Buckets, quantiles: Iterable[float], *, min_requests: int, floor_s: float = 0.0
 ) -> list[tuple[float, float]]:
     """Bucket boundaries to count exceedances at, chosen from the baseline's
     histogram before the canary started: for each quantile q, the finite
@@ -76,18 +76,20 @@ def choose_thresholds(
     of one count would only split alpha). When no request exceeded any finite
     boundary (a service faster than the histogram resolves), the lowest
     boundary is the only threshold: a canary slower than it still shows.
-    Empty when the reference has fewer than ``min_requests`` requests."""
+    Empty when the reference has fewer than ``min_requests`` requests.
+    Boundaries below ``floor_s`` are never chosen: a regression smaller than
+    the floor is scheduling noise, not something worth a rollback."""
     count = total(reference)
     if count is None or count < min_requests:
         return []
     candidates = [
         (le, (count - cumulative) / count)
         for le, cumulative in reference
-        if not math.isinf(le) and cumulative < count
+        if not math.isinf(le) and cumulative < count and le >= floor_s
     ]
     quantiles = list(quantiles)
     if not candidates:
-        finite = [le for le, _ in reference if not math.isinf(le)]
+        finite = [le for le, _ in reference if not math.isinf(le) and le >= floor_s]
         return [(quantiles[0], finite[0])] if finite and quantiles else []
     chosen: list[tuple[float, float]] = []
     taken: set[float] = set()

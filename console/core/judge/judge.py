@@ -82,7 +82,10 @@ class Judge:
     def _choose_thresholds(self, reference: Sequence[tuple[float, int]]) -> bool:
         t = self.template
         chosen = histogram.choose_thresholds(
-            reference, t.latency_quantiles, min_requests=t.min_reference_requests
+            reference,
+            t.latency_quantiles,
+            min_requests=t.min_reference_requests,
+            floor_s=t.latency_floor_ms / 1000.0,
         )
         if not chosen:
             return False

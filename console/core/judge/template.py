@@ -85,6 +85,9 @@ class AnalysisTemplate:
     # canary share slower than a threshold ÷ baseline share
     latency_ratio_fail: float = 1.2
     latency_ratio_pass: float = 1.3
+    # latency thresholds are never below this: a canary a fraction of a
+    # millisecond slower is scheduling noise, not a regression
+    latency_floor_ms: float = 1.0
     # PASS needs this much time with data and this many canary requests
     min_soak_s: float = 600.0
     min_canary_requests: int = 500
@@ -185,6 +188,8 @@ def _parse_template(mapping: Mapping[str, Any], source: str) -> AnalysisTemplate
         elif key in ("interval_s", "min_soak_s"):
             low = 0.0 if key == "interval_s" else -1e-9
             values[key] = _number(source, key, value, low, 86400.0)
+        elif key == "latency_floor_ms":
+            values[key] = _number(source, key, value, 0.0, 60_000.0, open_low=False)
         elif key in ("alpha_fail", "alpha_pass"):
             values[key] = _number(source, key, value, 0.0, 0.5)
         elif key == "errors_alpha_share" or key in ("traffic_min_share",):

@@ -20,6 +20,7 @@ from console.core.ops import releases as rel
 from console.core.ops.context import OpContext
 from console.core.ops.gate import SchemaDeclaration, check_swap
 from console.core.ops.instances import check_slot_healthy, start_slot, stop_slot, view_slots
+from console.core.ops.resume import claim_interrupted
 from console.core.ops.traffic import plan_traffic
 from console.core.ops.verify import post_deploy_verify, run_smoke_tests
 from console.core.store import Release, TrafficRecord
@@ -183,32 +184,8 @@ async def deploy_blue_green(ctx: OpContext, request: DeployRequest) -> DeployRes
     if request.dry_run:
         return await plan_blue_green(ctx, request)
     started = ctx.clock.monotonic()
-    resume_from = None
-    force = False
-    if request.resume:
-        resume_from = interrupted_deployment(ctx, service.name, env.name)
-        force = True
+    resume_from = claim_interrupted(ctx, service.name, env.name) if request.resume else None
     lease_s = ctx.config.lock_lease_s
-    if force:
-        ours, current = ctx.store.try_lock(
-            service.name, ctx.operator, "resume deploy", lease_s, ctx.clock.now()
-        )
-        if ours is None and current is not None and not current.is_stale(ctx.clock.now()):
-            raise Blocked(
-                f"{service.name}: the deployment is still running (lock held by {current.holder} with a live heartbeat)"
-            )
-        if ours is None:
-            ctx.store.try_lock(
-                service.name, ctx.operator, "resume deploy", lease_s, ctx.clock.now(), force=True
-            )
-            ctx.store.audit(
-                ctx.operator,
-                "lock-takeover",
-                service.name,
-                f"resume of deployment #{resume_from.id}",
-                ctx.clock.now(),
-            )
-        ctx.store.release_lock(service.name)
     async with held(
         ctx.store,
         service.name,
@@ -219,19 +196,6 @@ async def deploy_blue_green(ctx: OpContext, request: DeployRequest) -> DeployRes
         request.lock_wait_s,
     ):
         return await _run(ctx, request, service, env, started, resume_from)
-
-
-def interrupted_deployment(ctx: OpContext, service: str, environment: str):  # type: ignore[no-untyped-def]
-    running = ctx.store.in_progress(service, environment)
-    if not running:
-        raise Blocked(f"{service}/{environment}: no interrupted deployment to resume")
-    deployment = running[-1]
-    lock = ctx.store.lock(service)
-    if lock is not None and not lock.is_stale(ctx.clock.now()) and lock.holder != ctx.operator:
-        raise Blocked(
-            f"{service}: deployment #{deployment.id} is still running ({lock.holder} holds a live lock)"
-        )
-    return deployment
 
 
 async def _run(ctx, request, service, env, started, resume_from) -> DeployResult:  # type: ignore[no-untyped-def]

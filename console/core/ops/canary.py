@@ -27,13 +27,13 @@ from console.core.ops.bluegreen import (
     apply_traffic,
     declaration,
     image_labels,
-    interrupted_deployment,
     other_color,
     record_traffic,
     target,
 )
 from console.core.ops.context import OpContext
 from console.core.ops.instances import check_slot_healthy, start_slot, stop_slot
+from console.core.ops.resume import claim_interrupted
 from console.core.ops.traffic import plan_traffic
 from console.core.ops.verify import run_smoke_tests
 
@@ -83,18 +83,7 @@ async def deploy_canary(ctx: OpContext, request: CanaryRequest) -> DeployResult:
     service, env = target(ctx, request.service, request.environment)
     if request.dry_run:
         return await plan_canary(ctx, request, service, env)
-    resume_from = interrupted_deployment(ctx, service.name, env.name) if request.resume else None
-    if resume_from is not None:
-        lock = ctx.store.lock(service.name)
-        if lock is not None:
-            ctx.store.release_lock(service.name)
-            ctx.store.audit(
-                ctx.operator,
-                "lock-takeover",
-                service.name,
-                f"resume of deployment #{resume_from.id} (was {lock.holder})",
-                ctx.clock.now(),
-            )
+    resume_from = claim_interrupted(ctx, service.name, env.name) if request.resume else None
     started = ctx.clock.monotonic()
     async with held(
         ctx.store,

@@ -40,3 +40,17 @@ def test_thresholds_are_nearest_boundaries_to_the_quantiles_and_distinct():
 
 def test_thresholds_need_enough_reference_requests():
     assert histogram.choose_thresholds(BUCKETS, (0.5,), min_requests=10_000) == []
+
+
+def test_thresholds_are_never_below_the_floor():
+    sub_millisecond = ((0.0001, 500), (0.0005, 990), (0.001, 999), (0.005, 1000), (math.inf, 1000))
+    assert histogram.choose_thresholds(
+        sub_millisecond, (0.5, 0.99), min_requests=100, floor_s=0.001
+    ) == [(0.5, 0.001)]
+
+
+def test_a_floor_above_every_baseline_request_keeps_the_first_boundary_above_it():
+    fast = ((0.0005, 1000), (0.001, 1000), (0.005, 1000), (math.inf, 1000))
+    assert histogram.choose_thresholds(fast, (0.5, 0.99), min_requests=100, floor_s=0.001) == [
+        (0.5, 0.001)
+    ]
