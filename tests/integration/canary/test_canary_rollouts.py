@@ -76,7 +76,7 @@ async def test_a_healthy_canary_is_promoted_through_every_step(canary_stack):
 async def test_a_canary_with_a_higher_error_rate_is_rolled_back_during_the_first_step(canary_stack):
     await baseline(canary_stack)
     op = canary_stack.context()
-    async with load(canary_stack.listen_port) as stats:
+    async with load(canary_stack.listen_port, rate_per_s=600) as stats:
         await asyncio.sleep(3)
         started = time.monotonic()
         result = await deploy_canary(op, CanaryRequest("web", "production", "v3"))

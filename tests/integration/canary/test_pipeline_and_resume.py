@@ -52,7 +52,7 @@ async def test_pipeline_stops_a_bad_image_at_the_canary_and_both_environments_ke
     for environment in ("staging", "production"):
         result = await deploy_blue_green(op, DeployRequest("web", environment, "v1", verify_s=1.0))
         assert result.outcome == "succeeded", result.reason
-    async with load(canary_stack.listen_port):
+    async with load(canary_stack.listen_port, rate_per_s=600):
         await asyncio.sleep(3)
         result = await pipeline(op, "web", "v3")
     assert (
