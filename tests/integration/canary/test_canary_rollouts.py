@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import tomllib
 
 import pytest
+import tomli_w
 
 from console.core.ops.bluegreen import DeployRequest, deploy_blue_green
 from console.core.ops.canary import CanaryRequest, deploy_canary
@@ -109,6 +111,9 @@ async def test_a_latency_regression_is_rolled_back_on_the_latency_metric(canary_
 async def test_prometheus_stopped_mid_analysis_pauses_as_inconclusive_and_never_promotes(
     canary_stack,
 ):
+    document = tomllib.loads(canary_stack.config_path.read_text())
+    del document["analysis"]["test"]["on_inconclusive"]  # the default: pause
+    canary_stack.config_path.write_text(tomli_w.dumps(document))
     await baseline(canary_stack)
     op = canary_stack.context()
     async with load(canary_stack.listen_port):
@@ -126,6 +131,7 @@ async def test_prometheus_stopped_mid_analysis_pauses_as_inconclusive_and_never_
         assert not rollout.done()
         paused = [m for e, m, _ in canary_stack.events if e == "paused"]
         assert paused and "inconclusive" in paused[0]
+        assert not any(e == "step_extended" for e, _, _ in canary_stack.events)
         traffic = op.store.traffic("web", "production")
         assert op.store.release(traffic.release_of(traffic.live_color)).name == "v1"
         abort = canary_stack.context(operator="oncall")
