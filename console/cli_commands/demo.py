@@ -13,10 +13,16 @@ import argparse
 import asyncio
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from console.cli_commands.context import CliContext
 from console.core.errors import InvalidInput
+
+if TYPE_CHECKING:
+    # Imported lazily at run time: only ``shipdeck demo`` needs the demo environment.
+    from console.demo.environment import DemoEnvironment
 
 DEFAULT_DIR = ".shipdeck-demo"
 
@@ -46,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo.set_defaults(handler=handle_demo)
 
 
-def _progress(ctx: CliContext):  # type: ignore[no-untyped-def]
+def _progress(ctx: CliContext) -> Callable[[str], None]:
     def say(text: str) -> None:
         if ctx.json:
             ctx.out.event("progress", message=text)
@@ -141,7 +147,9 @@ async def _background(directory: Path, scenario: str) -> int:
     return 0
 
 
-async def _screenshots(env, directory: Path, progress) -> int:  # type: ignore[no-untyped-def]
+async def _screenshots(
+    env: DemoEnvironment, directory: Path, progress: Callable[[str], None]
+) -> int:
     """Wait until the canary is mid-analysis, then let the console photograph each screen."""
     from console.core.store import open_store
 

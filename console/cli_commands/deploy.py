@@ -7,6 +7,7 @@ import argparse
 from console.cli_commands.context import CliContext
 from console.cli_commands.opsupport import op_context, print_plan
 from console.core.errors import InvalidInput
+from console.core.ops.context import OpContext
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -100,6 +101,6 @@ async def handle_deploy(args: argparse.Namespace, ctx: CliContext) -> int:
     return result.exit_code
 
 
-def _resuming_canary(op, service: str, env: str) -> bool:  # type: ignore[no-untyped-def]
+def _resuming_canary(op: OpContext, service: str, env: str) -> bool:
     running = op.store.in_progress(service, env)
     return bool(running) and running[-1].strategy == "canary"

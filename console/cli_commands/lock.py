@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from console.cli_commands.context import CliContext
 from console.core.clock import iso
 from console.core.errors import Blocked, InvalidInput
 from console.core.locking import describe_lock
+from console.core.store import Lock
 
 # A manual lock is held until unlocked: its lease never lapses on its own.
 MANUAL_LEASE_S = 10 * 365 * 24 * 3600.0
@@ -26,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     unlock.set_defaults(handler=handle_unlock)
 
 
-def _lock_doc(lock, ctx: CliContext) -> dict:  # type: ignore[no-untyped-def]
+def _lock_doc(lock: Lock, ctx: CliContext) -> dict[str, Any]:
     return {
         "service": lock.service,
         "holder": lock.holder,

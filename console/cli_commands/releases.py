@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from console.cli_commands.context import CliContext
 from console.core.clock import iso
+
+if TYPE_CHECKING:
+    # Imported lazily at run time (with the fleet): most commands never touch a host.
+    from engines.docker_host import DockerHost
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,7 +37,7 @@ async def handle_releases(args: argparse.Namespace, ctx: CliContext) -> int:
         fleet = Fleet(config)
         try:
 
-            async def images(host):  # type: ignore[no-untyped-def]
+            async def images(host: DockerHost) -> list[str]:
                 return await host.image_digests(service.image)
 
             result = await fleet.each(env.hosts, images, timeout_s=30)

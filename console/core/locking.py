@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from console.core.clock import Clock, iso
@@ -78,7 +79,7 @@ async def held(
     lease_s: float,
     clock: Clock,
     wait_s: float = 0.0,
-):  # type: ignore[no-untyped-def]
+) -> AsyncIterator[LockLease]:
     """``async with held(...)``: acquire, heartbeat in the background, release."""
     lease = await acquire(store, service, holder, reason, lease_s, clock, wait_s)
     beat = asyncio.create_task(lease.heartbeat_forever())

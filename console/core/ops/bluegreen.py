@@ -23,7 +23,8 @@ from console.core.ops.instances import check_slot_healthy, start_slot, stop_slot
 from console.core.ops.resume import claim_interrupted
 from console.core.ops.traffic import plan_traffic
 from console.core.ops.verify import post_deploy_verify, run_smoke_tests
-from console.core.store import Release, TrafficRecord
+from console.core.store import Deployment, Release, TrafficRecord
+from engines.docker_host import DockerHost
 
 STEPS = ("resolving", "starting", "smoke", "gate", "swapping", "swapped", "verifying", "done")
 
@@ -198,7 +199,14 @@ async def deploy_blue_green(ctx: OpContext, request: DeployRequest) -> DeployRes
         return await _run(ctx, request, service, env, started, resume_from)
 
 
-async def _run(ctx, request, service, env, started, resume_from) -> DeployResult:  # type: ignore[no-untyped-def]
+async def _run(
+    ctx: OpContext,
+    request: DeployRequest,
+    service: ServiceConfig,
+    env: EnvironmentTarget,
+    started: float,
+    resume_from: Deployment | None,
+) -> DeployResult:
     store = ctx.store
     traffic = store.traffic(service.name, env.name)
     if resume_from is not None:
@@ -401,8 +409,16 @@ async def _running_slots(
 
 
 async def _undo(
-    ctx, service, env, deployment_id, state, to_release, from_color, traffic, reason
-) -> str:  # type: ignore[no-untyped-def]
+    ctx: OpContext,
+    service: ServiceConfig,
+    env: EnvironmentTarget,
+    deployment_id: int,
+    state: dict[str, Any],
+    to_release: Release | None,
+    from_color: str | None,
+    traffic: TrafficRecord | None,
+    reason: str,
+) -> str:
     """Return traffic to the previous color if it moved, stop what was started, record, notify.
 
     The LB is never left pointing at nothing: if traffic moved and there is no
@@ -475,7 +491,7 @@ async def _prune(ctx: OpContext, service: ServiceConfig, env: EnvironmentTarget)
             if release:
                 keep.add(release.digest)
 
-    async def prune(host):  # type: ignore[no-untyped-def]
+    async def prune(host: DockerHost) -> list[str]:
         return await host.prune_images(service.image, keep)
 
     await ctx.fleet.each(env.hosts, prune, timeout_s=120)

@@ -10,7 +10,7 @@ becomes the live color and the baseline stays warm, exactly as in blue-green.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from console.core.clock import iso
@@ -36,6 +36,8 @@ from console.core.ops.instances import check_slot_healthy, start_slot, stop_slot
 from console.core.ops.resume import claim_interrupted
 from console.core.ops.traffic import plan_traffic
 from console.core.ops.verify import run_smoke_tests
+from console.core.store import Release, TrafficRecord
+from console.core.store.model import Deployment
 
 
 @dataclass(frozen=True)
@@ -97,275 +99,436 @@ async def deploy_canary(ctx: OpContext, request: CanaryRequest) -> DeployResult:
         return await _rollout(ctx, request, service, env, started, resume_from)
 
 
-async def _rollout(ctx, request, service, env, started, resume_from) -> DeployResult:  # type: ignore[no-untyped-def]
+async def _rollout(
+    ctx: OpContext,
+    request: CanaryRequest,
+    service: ServiceConfig,
+    env: EnvironmentTarget,
+    started: float,
+    resume_from: Deployment | None,
+) -> DeployResult:
+    run = (
+        _resumed_run(ctx, service, env, resume_from)
+        if resume_from is not None
+        else await _new_run(ctx, request, service, env)
+    )
+    try:
+        if resume_from is None or (
+            run.state.get("step_index", 0) == 0 and not run.state.get("canary_started")
+        ):
+            await run.start_canary()
+        else:
+            await run.recheck()
+        await run.walk_steps()
+        await run.become_live()
+        return run.result("succeeded", None, started)
+    except (ShipdeckError, asyncio.CancelledError) as error:
+        reason = "cancelled" if isinstance(error, asyncio.CancelledError) else str(error)
+        await run.roll_back(reason)
+        if isinstance(error, asyncio.CancelledError):
+            raise
+        return run.result("rolled_back", reason, started)
+
+
+async def _new_run(
+    ctx: OpContext, request: CanaryRequest, service: ServiceConfig, env: EnvironmentTarget
+) -> CanaryRun:
+    """Resolve the image, record the release and the deployment: nothing runs yet."""
     store = ctx.store
     traffic = store.traffic(service.name, env.name)
-    if resume_from is not None:
-        state = dict(resume_from.state)
-        deployment_id = resume_from.id
-        to_release = store.release(state["to_release_id"])
-        baseline_color = state["from_color"]
-        canary_color = state["to_color"]
-        ctx.emit(
-            "resumed",
-            f"resuming canary #{deployment_id} at step {state.get('step_index', 0) + 1}",
-            deployment_id,
+    if traffic is None or traffic.live_color is None:
+        raise Blocked(
+            f"{service.name}/{env.name}: a canary needs a live baseline; deploy the first release blue-green"
         )
-    else:
-        if traffic is None or traffic.live_color is None:
-            raise Blocked(
-                f"{service.name}/{env.name}: a canary needs a live baseline; deploy the first release blue-green"
-            )
-        if store.in_progress(service.name, env.name):
-            raise Blocked(
-                f"{service.name}/{env.name}: another deployment is in progress; resume or abort it first"
-            )
-        choice = rel.parse_image_argument(service, request.image or "")
-        image_ref = await rel.resolve(ctx.fleet, env, choice)
-        labels = declaration(request, await image_labels(ctx, env, image_ref), service)  # type: ignore[arg-type]
-        to_release = rel.record(
-            store, service.name, env.name, choice.tag, image_ref, ctx.clock.now(), labels
+    if store.in_progress(service.name, env.name):
+        raise Blocked(
+            f"{service.name}/{env.name}: another deployment is in progress; resume or abort it first"
         )
-        baseline_color = traffic.live_color
-        canary_color = other_color(baseline_color)
-        state = {
-            "strategy": "canary",
-            "image_ref": image_ref,
-            "to_release_id": to_release.id,
-            "from_color": baseline_color,
-            "to_color": canary_color,
-            "step_index": 0,
-            "weight_pct": 0,
-            "steps": [s.describe() for s in service.canary_steps],
-            "verdicts": [],
-        }
-        deployment_id = store.start_deployment(
-            service.name,
-            env.name,
-            "canary",
-            "deploy",
-            traffic.release_of(baseline_color),
-            to_release.id,
-            ctx.operator,
-            ctx.clock.now(),
-            state,
-        )
-        ctx.emit(
-            "deploy_started",
-            f"canary of {to_release.name} on {service.name}/{env.name} beside baseline on {baseline_color}",
-            deployment_id,
-            service=service.name,
-            environment=env.name,
-            release=to_release.name,
-            image=image_ref,
-            strategy="canary",
-        )
-    baseline = rel.live_release(store, traffic)
-    signals = RolloutSignals(ctx, deployment_id)
+    choice = rel.parse_image_argument(service, request.image or "")
+    image_ref = await rel.resolve(ctx.fleet, env, choice)
+    labels = declaration(request, await image_labels(ctx, env, image_ref), service)  # type: ignore[arg-type]
+    to_release = rel.record(
+        store, service.name, env.name, choice.tag, image_ref, ctx.clock.now(), labels
+    )
+    baseline_color = traffic.live_color
+    canary_color = other_color(baseline_color)
+    state: dict[str, Any] = {
+        "strategy": "canary",
+        "image_ref": image_ref,
+        "to_release_id": to_release.id,
+        "from_color": baseline_color,
+        "to_color": canary_color,
+        "step_index": 0,
+        "weight_pct": 0,
+        "steps": [s.describe() for s in service.canary_steps],
+        "verdicts": [],
+    }
+    deployment_id = store.start_deployment(
+        service.name,
+        env.name,
+        "canary",
+        "deploy",
+        traffic.release_of(baseline_color),
+        to_release.id,
+        ctx.operator,
+        ctx.clock.now(),
+        state,
+    )
+    ctx.emit(
+        "deploy_started",
+        f"canary of {to_release.name} on {service.name}/{env.name} beside baseline on {baseline_color}",
+        deployment_id,
+        service=service.name,
+        environment=env.name,
+        release=to_release.name,
+        image=image_ref,
+        strategy="canary",
+    )
+    return CanaryRun(
+        ctx, service, env, deployment_id, state, to_release, traffic, baseline_color, canary_color
+    )
 
-    def persist(step_name: str, **extra: Any) -> None:
-        state.update(extra)
-        store.update_deployment(deployment_id, ctx.clock.now(), step=step_name, state=state)
 
-    async def set_weight(weight: int) -> None:
-        slots = await _running_slots(ctx, service, env)
-        if canary_color not in slots:
-            raise OperationFailed(f"canary {to_release.name} is not running on every host")
-        persist(f"weight {weight}%", weight_pct=weight)
-        await apply_traffic(
-            ctx,
+def _resumed_run(
+    ctx: OpContext, service: ServiceConfig, env: EnvironmentTarget, deployment: Deployment
+) -> CanaryRun:
+    state = dict(deployment.state)
+    traffic = ctx.store.traffic(service.name, env.name)
+    if traffic is None:
+        raise Blocked(f"{service.name}/{env.name}: no traffic record; abort the rollout instead")
+    ctx.emit(
+        "resumed",
+        f"resuming canary #{deployment.id} at step {state.get('step_index', 0) + 1}",
+        deployment.id,
+    )
+    return CanaryRun(
+        ctx,
+        service,
+        env,
+        deployment.id,
+        state,
+        ctx.store.release(state["to_release_id"]),
+        traffic,
+        state["from_color"],
+        state["to_color"],
+    )
+
+
+@dataclass
+class CanaryRun:
+    """One canary rollout in flight: what it deploys, beside what, and its persisted state.
+
+    ``state`` is written to the store before every action, so a process that
+    dies mid-step leaves enough behind for ``--resume`` or ``abort``.
+    """
+
+    ctx: OpContext
+    service: ServiceConfig
+    env: EnvironmentTarget
+    deployment_id: int
+    state: dict[str, Any]
+    to_release: Release
+    traffic: TrafficRecord  # as recorded when the rollout started or resumed
+    baseline_color: str
+    canary_color: str
+    baseline: Release | None = field(init=False)
+    signals: RolloutSignals = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.baseline = rel.live_release(self.ctx.store, self.traffic)
+        self.signals = RolloutSignals(self.ctx, self.deployment_id)
+
+    def persist(self, step_name: str, **extra: Any) -> None:
+        self.state.update(extra)
+        self.ctx.store.update_deployment(
+            self.deployment_id, self.ctx.clock.now(), step=step_name, state=self.state
+        )
+
+    def emit(self, event: str, message: str, **fields: Any) -> None:
+        self.ctx.emit(event, message, self.deployment_id, **fields)
+
+    def colors_with_canary(self, release_id: int | None) -> dict[str, int | None]:
+        colors = {c: self.traffic.release_of(c) for c in ("blue", "green")}
+        colors[self.canary_color] = release_id
+        return colors
+
+    async def start_canary(self) -> None:
+        """Start the canary containers, prove them healthy, smoke-test them, check the gate."""
+        ctx, service, env = self.ctx, self.service, self.env
+        self.persist("starting")
+        await start_slot(
+            ctx.fleet,
             service,
             env,
-            slots,
-            baseline_color,
-            weight,
-            canary_slot=canary_color,
-            deployment_id=deployment_id,
+            self.canary_color,
+            self.to_release.name,
+            self.state["image_ref"],
+            track="canary",
         )
-        colors = {c: traffic.release_of(c) for c in ("blue", "green")}
-        colors[canary_color] = to_release.id
-        record_traffic(ctx, service.name, env.name, baseline_color, colors, to_release.id, weight)
-        ctx.emit("weight_set", f"canary weight {weight}%", deployment_id, weight_pct=weight)
+        self.emit("healthy", f"canary {self.to_release.name} healthy on {self.canary_color}")
+        passed = await run_smoke_tests(ctx.fleet, service, env, self.canary_color)
+        self.emit("smoke_passed", f"{len(passed)} smoke checks passed", checks=passed)
+        _gate(ctx, service, env, self.to_release, self.baseline)
+        self.persist("started", canary_started=True)
 
-    try:
-        if (
-            resume_from is None
-            or state.get("step_index", 0) == 0
-            and not state.get("canary_started")
-        ):
-            persist("starting")
-            await start_slot(
-                ctx.fleet,
-                service,
-                env,
-                canary_color,
-                to_release.name,
-                state["image_ref"],
-                track="canary",
-            )
-            ctx.emit(
-                "healthy", f"canary {to_release.name} healthy on {canary_color}", deployment_id
-            )
-            passed = await run_smoke_tests(ctx.fleet, service, env, canary_color)
-            ctx.emit(
-                "smoke_passed", f"{len(passed)} smoke checks passed", deployment_id, checks=passed
-            )
-            _gate(ctx, service, env, to_release, baseline)
-            persist("started", canary_started=True)
-        else:
-            await check_slot_healthy(ctx.fleet, service, env, canary_color)
-            await check_slot_healthy(ctx.fleet, service, env, baseline_color)
-            ctx.emit("step", "re-checked health of canary and baseline", deployment_id)
-            if state.get("weight_pct"):
-                await set_weight(int(state["weight_pct"]))
-        steps: tuple[CanaryStep, ...] = service.canary_steps
-        index = int(state.get("step_index", 0))
-        extended: set[int] = set(state.get("extended", []))
+    async def recheck(self) -> None:
+        """After a resume: both arms must still be healthy before any weight is restored."""
+        await check_slot_healthy(self.ctx.fleet, self.service, self.env, self.canary_color)
+        await check_slot_healthy(self.ctx.fleet, self.service, self.env, self.baseline_color)
+        self.emit("step", "re-checked health of canary and baseline")
+        if self.state.get("weight_pct"):
+            await self.set_weight(int(self.state["weight_pct"]))
+
+    async def set_weight(self, weight: int) -> None:
+        slots = await _running_slots(self.ctx, self.service, self.env)
+        if self.canary_color not in slots:
+            raise OperationFailed(f"canary {self.to_release.name} is not running on every host")
+        self.persist(f"weight {weight}%", weight_pct=weight)
+        await apply_traffic(
+            self.ctx,
+            self.service,
+            self.env,
+            slots,
+            self.baseline_color,
+            weight,
+            canary_slot=self.canary_color,
+            deployment_id=self.deployment_id,
+        )
+        record_traffic(
+            self.ctx,
+            self.service.name,
+            self.env.name,
+            self.baseline_color,
+            self.colors_with_canary(self.to_release.id),
+            self.to_release.id,
+            weight,
+        )
+        self.emit("weight_set", f"canary weight {weight}%", weight_pct=weight)
+
+    async def walk_steps(self) -> None:
+        """Every configured step from the recorded one, until 100% or a promote."""
+        steps: tuple[CanaryStep, ...] = self.service.canary_steps
+        index = int(self.state.get("step_index", 0))
+        extended: set[int] = set(self.state.get("extended", []))
+        signals = self.signals
         while index < len(steps):
             step = steps[index]
-            persist(
-                f"step {index + 1}/{len(steps)}: {step.describe()}",
-                step_index=index,
-                step_ends_at=None,
-            )
-            ctx.emit(
-                "step_started",
-                f"step {index + 1}/{len(steps)}: {step.describe()}",
-                deployment_id,
-                step_index=index,
-                step=step.describe(),
-            )
+            label = f"step {index + 1}/{len(steps)}: {step.describe()}"
+            self.persist(label, step_index=index, step_ends_at=None)
+            self.emit("step_started", label, step_index=index, step=step.describe())
             signals.poll()
             if signals.promote_requested_by and step.kind != "weight":
                 index += 1
                 continue
             if step.kind == "weight" and step.weight_pct == 100:
-                break  # full weight: the canary becomes the live color below
+                return  # full weight: the canary becomes the live color
             if step.kind == "weight":
-                await set_weight(int(step.weight_pct or 0))
+                await self.set_weight(int(step.weight_pct or 0))
             elif step.kind == "pause":
-                await _pause(ctx, step, signals, persist, deployment_id)
+                await self.pause(step)
             else:
-                outcome = await _analyse(
-                    ctx,
-                    service,
-                    env,
-                    step,
-                    signals,
-                    persist,
-                    deployment_id,
-                    baseline_color,
-                    canary_color,
-                    to_release.name,
-                    baseline,
-                )
+                outcome = await self.analyse(step)
                 if outcome == "fail":
-                    raise OperationFailed(state.get("fail_reason") or "analysis failed")
-                if outcome == "inconclusive":
-                    policy = template_for(ctx, step.analysis or service.analysis).on_inconclusive
-                    if policy == "rollback":
-                        raise OperationFailed(
-                            "analysis inconclusive: "
-                            + (state.get("last_reason") or "too little data")
-                        )
-                    if policy == "extend" and index not in extended:
-                        extended.add(index)
-                        persist("extending", extended=sorted(extended))
-                        ctx.emit(
-                            "step_extended",
-                            f"analysis inconclusive: extending step {index + 1} once",
-                            deployment_id,
-                        )
-                        continue
-                    ctx.emit(
-                        "paused",
-                        "analysis inconclusive: holding the current weight until promoted or aborted",
-                        deployment_id,
-                        weight_pct=state.get("weight_pct"),
-                    )
-                    await _pause(
-                        ctx, CanaryStep(manual_pause=True), signals, persist, deployment_id
-                    )
+                    raise OperationFailed(self.state.get("fail_reason") or "analysis failed")
+                if outcome == "inconclusive" and not await self.settle_inconclusive(
+                    step, index, extended
+                ):
+                    continue  # the same step again, once
             if signals.promote_requested_by:
-                ctx.emit(
+                self.emit(
                     "promoted",
                     f"promote requested by {signals.promote_requested_by}: skipping to 100%",
-                    deployment_id,
                 )
-                break
+                return
             index += 1
-            persist(f"step {index}/{len(steps)} done", step_index=index)
-        # 100%: the canary color becomes live; the baseline stays warm.
+            self.persist(f"step {index}/{len(steps)} done", step_index=index)
+
+    async def settle_inconclusive(self, step: CanaryStep, index: int, extended: set[int]) -> bool:
+        """Apply the template's ``on_inconclusive``; False means "run this step again"."""
+        policy = template_for(self.ctx, step.analysis or self.service.analysis).on_inconclusive
+        if policy == "rollback":
+            raise OperationFailed(
+                "analysis inconclusive: " + (self.state.get("last_reason") or "too little data")
+            )
+        if policy == "extend" and index not in extended:
+            extended.add(index)
+            self.persist("extending", extended=sorted(extended))
+            self.emit("step_extended", f"analysis inconclusive: extending step {index + 1} once")
+            return False
+        self.emit(
+            "paused",
+            "analysis inconclusive: holding the current weight until promoted or aborted",
+            weight_pct=self.state.get("weight_pct"),
+        )
+        await self.pause(CanaryStep(manual_pause=True))
+        return True
+
+    async def pause(self, step: CanaryStep) -> None:
+        """A timed pause, or (manual) until someone promotes; abort ends either."""
+        ctx = self.ctx
+        ends = None if step.manual_pause else ctx.clock.monotonic() + (step.pause_s or 0)
+        if ends is not None:
+            self.persist(
+                "pausing",
+                step_ends_at=iso(ctx.clock.now())
+                if step.pause_s == 0
+                else _wall_after(ctx, step.pause_s),
+            )
+        else:
+            self.persist("paused: waiting for promote", step_ends_at=None)
+        while ends is None or ctx.clock.monotonic() < ends:
+            self.signals.poll()
+            if self.signals.promote_requested_by:
+                return
+            await asyncio.sleep(
+                0.5 if ends is None else min(0.5, max(0.0, ends - ctx.clock.monotonic()))
+            )
+
+    async def analyse(self, step: CanaryStep) -> str:
+        """Feed the judge every interval; stop at the first fail; decide at the step's end."""
+        from console.core.judge.judge import Judge
+        from console.core.ops.sampling import make_sampler
+
+        ctx = self.ctx
+        name = step.analysis or self.service.analysis
+        template = template_for(ctx, name)
+        sampler = make_sampler(
+            ctx,
+            self.service,
+            self.env,
+            self.baseline_color,
+            self.canary_color,
+            self.to_release.name,
+            self.baseline.name if self.baseline else "",
+            weight=lambda: ctx.store.deployment(self.deployment_id).state.get("weight_pct"),
+        )
+        reference = await sampler.baseline_reference()
+        judge = Judge(template, baseline_reference=reference)
+        interval_s = float(
+            ctx.config.metrics.scrape_interval_s
+            if ctx.config.metrics.prometheus_url is None
+            else template.interval_s
+        )
+        interval_s = min(interval_s, float(template.interval_s))
+        duration_s = float(step.duration_s or 0)
+        ends = ctx.clock.monotonic() + duration_s
+        self.persist(f"analysis {name}", step_ends_at=_wall_after(ctx, duration_s))
+        verdict = None
+        try:
+            await sampler.start()
+            while True:
+                remaining = ends - ctx.clock.monotonic()
+                if remaining < interval_s / 2:
+                    break  # a sliver of an interval would be judged as "no data"
+                await asyncio.sleep(min(interval_s, remaining))
+                self.signals.poll()
+                sample = await sampler.sample()
+                verdict = judge.observe(sample)
+                docs = [
+                    {"name": m.name, "verdict": str(m.verdict), "explanation": m.explanation}
+                    for m in verdict.metrics
+                ]
+                self.persist(
+                    f"analysis {name}",
+                    verdicts=docs,
+                    overall=str(verdict.overall),
+                    last_reason="; ".join(
+                        m.explanation for m in verdict.metrics if str(m.verdict) != "pass"
+                    ),
+                )
+                self.emit(
+                    "analysis",
+                    f"analysis look {verdict.look}: {verdict.overall}",
+                    overall=str(verdict.overall),
+                    metrics=docs,
+                    look=verdict.look,
+                    samples=sampler.display(),
+                )
+                if str(verdict.overall) == "fail":
+                    failed = [m for m in verdict.metrics if str(m.verdict) == "fail"]
+                    self.persist(
+                        "analysis failed", fail_reason="; ".join(m.explanation for m in failed)
+                    )
+                    return "fail"
+                if self.signals.promote_requested_by:
+                    break
+        finally:
+            await sampler.close()
+        if verdict is None:
+            self.persist("analysis inconclusive", last_reason="no look completed")
+            return "inconclusive"
+        return "pass" if str(verdict.overall) == "pass" else "inconclusive"
+
+    async def become_live(self) -> None:
+        """100%: the canary color becomes live; the baseline stays warm."""
+        ctx, service, env = self.ctx, self.service, self.env
         slots = await _running_slots(ctx, service, env)
         await apply_traffic(
             ctx,
             service,
             env,
             slots,
-            canary_color,
-            preview_slot=baseline_color,
-            deployment_id=deployment_id,
+            self.canary_color,
+            preview_slot=self.baseline_color,
+            deployment_id=self.deployment_id,
         )
-        colors = {c: traffic.release_of(c) for c in ("blue", "green")}
-        colors[canary_color] = to_release.id
-        record_traffic(ctx, service.name, env.name, canary_color, colors)
-        store.mark_release(to_release.id, ctx.clock.now(), live=True, healthy=True)
-        persist("done", weight_pct=100)
-        store.finish_deployment(deployment_id, "succeeded", None, ctx.clock.now())
-        await _prune(ctx, service, env)
-        text = f"{service.name}/{env.name}: canary {to_release.name} promoted to 100% ({baseline.name if baseline else '-'} warm on {baseline_color})"
-        ctx.emit("promoted_full", text, deployment_id, release=to_release.name)
-        await ctx.notify(service.name, "deploy_succeeded", text, deployment_id=deployment_id)
-        return DeployResult(
-            deployment_id,
-            "succeeded",
-            None,
-            to_release.name,
-            baseline.name if baseline else None,
-            ctx.clock.monotonic() - started,
-        )
-    except (ShipdeckError, asyncio.CancelledError) as error:
-        reason = "cancelled" if isinstance(error, asyncio.CancelledError) else str(error)
-        await _roll_back(
+        record_traffic(
             ctx,
-            service,
-            env,
-            deployment_id,
-            baseline_color,
-            canary_color,
-            to_release,
-            traffic,
-            reason,
+            service.name,
+            env.name,
+            self.canary_color,
+            self.colors_with_canary(self.to_release.id),
         )
-        if isinstance(error, asyncio.CancelledError):
-            raise
+        ctx.store.mark_release(self.to_release.id, ctx.clock.now(), live=True, healthy=True)
+        self.persist("done", weight_pct=100)
+        ctx.store.finish_deployment(self.deployment_id, "succeeded", None, ctx.clock.now())
+        await _prune(ctx, service, env)
+        baseline = self.baseline.name if self.baseline else "-"
+        text = (
+            f"{service.name}/{env.name}: canary {self.to_release.name} promoted to 100%"
+            f" ({baseline} warm on {self.baseline_color})"
+        )
+        self.emit("promoted_full", text, release=self.to_release.name)
+        await ctx.notify(service.name, "deploy_succeeded", text, deployment_id=self.deployment_id)
+
+    async def roll_back(self, reason: str) -> None:
+        """Weights back to 100% baseline, canary stopped, recorded, notified."""
+        ctx, service, env = self.ctx, self.service, self.env
+        problems: list[str] = []
+        try:
+            slots = await _running_slots(ctx, service, env)
+            if self.baseline_color in slots:
+                keep = {k: v for k, v in slots.items() if k != self.canary_color}
+                await apply_traffic(
+                    ctx, service, env, keep, self.baseline_color, deployment_id=self.deployment_id
+                )
+                record_traffic(
+                    ctx, service.name, env.name, self.baseline_color, self.colors_with_canary(None)
+                )
+            else:
+                problems.append(
+                    f"baseline {self.baseline_color} is not running: traffic left as it is"
+                )
+        except ShipdeckError as error:
+            problems.append(f"could not restore traffic: {error}")
+        if not problems:
+            problems += await stop_slot(
+                ctx.fleet, service, env, self.canary_color, self.to_release.name
+            )
+        final = reason + (f" ({'; '.join(problems)})" if problems else "")
+        ctx.store.finish_deployment(self.deployment_id, "rolled_back", final, ctx.clock.now())
+        text = f"{service.name}/{env.name}: canary {self.to_release.name} rolled back: {final}"
+        self.emit("rolled_back", text, reason=final)
+        await ctx.notify(service.name, "rollback", text, deployment_id=self.deployment_id)
+
+    def result(self, outcome: str, reason: str | None, started: float) -> DeployResult:
         return DeployResult(
-            deployment_id,
-            "rolled_back",
+            self.deployment_id,
+            outcome,
             reason,
-            to_release.name,
-            baseline.name if baseline else None,
-            ctx.clock.monotonic() - started,
-        )
-
-
-async def _pause(ctx, step, signals, persist, deployment_id) -> None:  # type: ignore[no-untyped-def]
-    ends = None if step.manual_pause else ctx.clock.monotonic() + (step.pause_s or 0)
-    if ends is not None:
-        persist(
-            "pausing",
-            step_ends_at=iso(ctx.clock.now())
-            if step.pause_s == 0
-            else _wall_after(ctx, step.pause_s),
-        )
-    else:
-        persist("paused: waiting for promote", step_ends_at=None)
-    while ends is None or ctx.clock.monotonic() < ends:
-        signals.poll()
-        if signals.promote_requested_by:
-            return
-        await asyncio.sleep(
-            0.5 if ends is None else min(0.5, max(0.0, ends - ctx.clock.monotonic()))
+            self.to_release.name,
+            self.baseline.name if self.baseline else None,
+            self.ctx.clock.monotonic() - started,
         )
 
 
@@ -373,122 +536,6 @@ def _wall_after(ctx: OpContext, seconds: float | None) -> str | None:
     from datetime import timedelta
 
     return iso(ctx.clock.now() + timedelta(seconds=seconds or 0))
-
-
-async def _analyse(
-    ctx,
-    service,
-    env,
-    step,
-    signals,
-    persist,
-    deployment_id,
-    baseline_color,
-    canary_color,
-    release_name,
-    baseline,
-) -> str:  # type: ignore[no-untyped-def]
-    """Feed the judge every interval; stop at the first fail; decide at the step's end."""
-    from console.core.judge.judge import Judge
-    from console.core.ops.sampling import make_sampler
-
-    template = template_for(ctx, step.analysis or service.analysis)
-    sampler = make_sampler(
-        ctx,
-        service,
-        env,
-        baseline_color,
-        canary_color,
-        release_name,
-        baseline.name if baseline else "",
-        weight=lambda: ctx.store.deployment(deployment_id).state.get("weight_pct"),
-    )
-    reference = await sampler.baseline_reference()
-    judge = Judge(template, baseline_reference=reference)
-    interval_s = float(
-        ctx.config.metrics.scrape_interval_s
-        if ctx.config.metrics.prometheus_url is None
-        else template.interval_s
-    )
-    interval_s = min(interval_s, float(template.interval_s))
-    duration_s = float(step.duration_s or 0)
-    ends = ctx.clock.monotonic() + duration_s
-    persist(
-        f"analysis {step.analysis or service.analysis}", step_ends_at=_wall_after(ctx, duration_s)
-    )
-    verdict = None
-    try:
-        await sampler.start()
-        while True:
-            remaining = ends - ctx.clock.monotonic()
-            if remaining < interval_s / 2:
-                break  # a sliver of an interval would be judged as "no data"
-            await asyncio.sleep(min(interval_s, remaining))
-            signals.poll()
-            sample = await sampler.sample()
-            verdict = judge.observe(sample)
-            docs = [
-                {"name": m.name, "verdict": str(m.verdict), "explanation": m.explanation}
-                for m in verdict.metrics
-            ]
-            persist(
-                f"analysis {step.analysis or service.analysis}",
-                verdicts=docs,
-                overall=str(verdict.overall),
-                last_reason="; ".join(
-                    m.explanation for m in verdict.metrics if str(m.verdict) != "pass"
-                ),
-            )
-            ctx.emit(
-                "analysis",
-                f"analysis look {verdict.look}: {verdict.overall}",
-                deployment_id,
-                overall=str(verdict.overall),
-                metrics=docs,
-                look=verdict.look,
-                samples=sampler.display(),
-            )
-            if str(verdict.overall) == "fail":
-                failed = [m for m in verdict.metrics if str(m.verdict) == "fail"]
-                persist("analysis failed", fail_reason="; ".join(m.explanation for m in failed))
-                return "fail"
-            if signals.promote_requested_by:
-                break
-    finally:
-        await sampler.close()
-    if verdict is None:
-        persist("analysis inconclusive", last_reason="no look completed")
-        return "inconclusive"
-    return "pass" if str(verdict.overall) == "pass" else "inconclusive"
-
-
-async def _roll_back(
-    ctx, service, env, deployment_id, baseline_color, canary_color, to_release, traffic, reason
-) -> None:  # type: ignore[no-untyped-def]
-    """Weights back to 100% baseline, canary stopped, recorded, notified."""
-    store = ctx.store
-    problems: list[str] = []
-    try:
-        slots = await _running_slots(ctx, service, env)
-        if baseline_color in slots:
-            keep = {k: v for k, v in slots.items() if k != canary_color}
-            await apply_traffic(
-                ctx, service, env, keep, baseline_color, deployment_id=deployment_id
-            )
-            colors = {c: traffic.release_of(c) for c in ("blue", "green")}
-            colors[canary_color] = None
-            record_traffic(ctx, service.name, env.name, baseline_color, colors)
-        else:
-            problems.append(f"baseline {baseline_color} is not running: traffic left as it is")
-    except ShipdeckError as error:
-        problems.append(f"could not restore traffic: {error}")
-    if not problems:
-        problems += await stop_slot(ctx.fleet, service, env, canary_color, to_release.name)
-    final = reason + (f" ({'; '.join(problems)})" if problems else "")
-    store.finish_deployment(deployment_id, "rolled_back", final, ctx.clock.now())
-    text = f"{service.name}/{env.name}: canary {to_release.name} rolled back: {final}"
-    ctx.emit("rolled_back", text, deployment_id, reason=final)
-    await ctx.notify(service.name, "rollback", text, deployment_id=deployment_id)
 
 
 async def plan_canary(

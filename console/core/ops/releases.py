@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from console.core.config import EnvironmentTarget, ServiceConfig
 from console.core.config.validate import IMAGE_REF_RE
@@ -68,9 +69,9 @@ def record(
     environment: str,
     tag: str | None,
     image_ref: str,
-    now,
+    now: datetime,
     labels: dict[str, str],
-) -> Release:  # type: ignore[no-untyped-def]
+) -> Release:
     return store.record_release(
         service,
         environment,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from console.core.clock import iso
+from console.core.config import EnvironmentTarget, ServiceConfig
 from console.core.errors import Blocked, ExitCode, InvalidInput, ShipdeckError
 from console.core.ops import releases as rel
 from console.core.ops.bluegreen import (
@@ -25,7 +26,7 @@ from console.core.ops.bluegreen import (
 from console.core.ops.context import OpContext
 from console.core.ops.gate import check_swap
 from console.core.ops.instances import check_slot_healthy, start_slot, stop_slot
-from console.core.store import Release
+from console.core.store import Release, TrafficRecord
 
 ABORT_WAIT_S = 60.0
 
@@ -214,8 +215,17 @@ async def _heartbeat(ctx: OpContext, service: str, token: str) -> None:
 
 
 async def _execute(
-    ctx, service, env, traffic, live, chosen, deployment_id, orphans, started, kind
-) -> RollbackResult:  # type: ignore[no-untyped-def]
+    ctx: OpContext,
+    service: ServiceConfig,
+    env: EnvironmentTarget,
+    traffic: TrafficRecord | None,
+    live: Release | None,
+    chosen: Release,
+    deployment_id: int,
+    orphans: list[int],
+    started: float,
+    kind: str,
+) -> RollbackResult:
     store = ctx.store
     from_name = live.name if live else None
     ctx.emit(
@@ -338,7 +348,14 @@ async def _execute(
         )
 
 
-async def _clean_orphan(ctx, service, env, orphan_id, live_color, standby) -> None:  # type: ignore[no-untyped-def]
+async def _clean_orphan(
+    ctx: OpContext,
+    service: ServiceConfig,
+    env: EnvironmentTarget,
+    orphan_id: int,
+    live_color: str | None,
+    standby: str | None,
+) -> None:
     """Stop containers an interrupted deploy started that no traffic points at."""
     deployment = ctx.store.deployment(orphan_id)
     if deployment is None:
@@ -349,7 +366,15 @@ async def _clean_orphan(ctx, service, env, orphan_id, live_color, standby) -> No
         await stop_slot(ctx.fleet, service, env, slot, release.name)
 
 
-async def _plan(ctx, service, env, traffic, live, chosen, started) -> RollbackResult:  # type: ignore[no-untyped-def]
+async def _plan(
+    ctx: OpContext,
+    service: ServiceConfig,
+    env: EnvironmentTarget,
+    traffic: TrafficRecord | None,
+    live: Release | None,
+    chosen: Release,
+    started: float,
+) -> RollbackResult:
     slots = await _running_slots(ctx, service, env)
     live_color = traffic.live_color if traffic else None
     warm_color = next((c for c in ("blue", "green") if slots.get(c) == chosen.name), None)
