@@ -7,6 +7,9 @@ environment variables, so one image can play a healthy or a broken release:
 - ``ERROR_RATE``        fraction 0..1 of ``/`` requests answered with 500
 - ``EXTRA_LATENCY_MS``  added to every ``/`` request
 - ``HEALTHY``           ``false`` makes ``/healthz`` answer 503
+
+``/version`` answers ``version=…`` and is never slowed or failed: a smoke test
+of a release that fails 1% of ``/`` on purpose must not fail 1% of deploys.
 - ``PORT``              listen port (default 8000)
 
 It must never block on one slow client: a threading server with a large
@@ -138,6 +141,9 @@ def make_handler(settings: Settings, metrics: Metrics) -> type[BaseHTTPRequestHa
                     self._send(200, "ok\n")
                 else:
                     self._send(503, "unhealthy\n")
+                return
+            if path == "/version":  # for smoke tests: never slowed, never failed on purpose
+                self._send(200, f"version={settings.version}\n")
                 return
             if path == "/metrics":
                 self._send(200, metrics.render(settings.version), "text/plain; version=0.0.4")

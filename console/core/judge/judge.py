@@ -90,16 +90,26 @@ class Judge:
         if not chosen:
             return False
         first = t.latency_quantiles[0]
+        # where the floor lifted a threshold above its quantile, the baseline is
+        # faster than the floor: such a threshold sees too few slow requests to
+        # prove "no worse", and differences below it are not regressions
+        unfloored = dict(
+            histogram.choose_thresholds(
+                reference, t.latency_quantiles, min_requests=t.min_reference_requests
+            )
+        )
         self._latency = []
         for q, le in chosen:
             slower = histogram.exceedances(reference, le)
             never_slower = slower is not None and slower[0] == 0
-            can_pass = q == first and not never_slower
-            because = (
-                "the baseline was never this slow, so this threshold only fails"
-                if never_slower
-                else "tail thresholds only fail"
-            )
+            floored = unfloored.get(q, le) < le
+            can_pass = q == first and not never_slower and not floored
+            if never_slower:
+                because = "the baseline was never this slow, so this threshold only fails"
+            elif floored:
+                because = f"the baseline is faster than the {t.latency_floor_ms:g} ms floor, so this threshold only fails"
+            else:
+                because = "tail thresholds only fail"
             rule = RatioRule(
                 ratio_fail=t.latency_ratio_fail,
                 ratio_pass=t.latency_ratio_pass if can_pass else None,

@@ -79,9 +79,11 @@ async def interrupted_canary(stack):
     # 5% errors in both arms, so the resumed analysis can prove "no worse" within its steps
     document = tomllib.loads(stack.config_path.read_text())
     document["services"]["web"]["env"] = {"ERROR_RATE": "0.05"}
+    document["services"]["web"]["max_error_rate"] = 0.25  # verification must not trip on the 5%
     stack.config_path.write_text(tomli_w.dumps(document))
     op = stack.context()
-    await deploy_blue_green(op, DeployRequest("web", "production", "v1", verify_s=1.0))
+    result = await deploy_blue_green(op, DeployRequest("web", "production", "v1", verify_s=1.0))
+    assert result.outcome == "succeeded", result.reason
     await op.fleet.close()
     process = subprocess.Popen(
         [sys.executable, "-m", "console", "deploy", "web", "v2", "--yes", "--json"],
@@ -106,7 +108,7 @@ async def interrupted_canary(stack):
 
 
 async def answering(stack) -> str | None:
-    response = await http_get("127.0.0.1", stack.listen_port, "/", timeout_s=5)
+    response = await http_get("127.0.0.1", stack.listen_port, "/version", timeout_s=5)
     return response.headers.get("x-shipdeck-release") if response.status == 200 else None
 
 

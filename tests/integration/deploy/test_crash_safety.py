@@ -58,8 +58,8 @@ def slow_smoke_tests(stack) -> None:
     stack.config_path.write_text(tomli_w.dumps(document))
 
 
-@pytest.mark.parametrize("step", STEPS)
-async def test_kill_9_during_a_step_then_rollback_ends_on_a_healthy_release(stack, step):
+async def kill_9_during(stack, step: str) -> None:
+    """v1 live, then a v2 deploy process killed with SIGKILL once it records ``step``."""
     if step == "smoke":
         slow_smoke_tests(stack)
     op = stack.context()
@@ -90,6 +90,11 @@ async def test_kill_9_during_a_step_then_rollback_ends_on_a_healthy_release(stac
         os.kill(deploy.pid, signal.SIGKILL)
         deploy.wait()
     time.sleep(2.5)  # the lock lease (2 s) lapses without a heartbeat
+
+
+@pytest.mark.parametrize("step", STEPS)
+async def test_kill_9_during_a_step_then_rollback_ends_on_a_healthy_release(stack, step):
+    await kill_9_during(stack, step)
     status = json.loads(shipdeck(stack, "status", "web", "--json").stdout)["services"][0]
     assert status["in_progress"]["step"] == step and status["in_progress"]["interrupted"] is True
     result = shipdeck(stack, "rollback", "web", "--yes", "--json")
@@ -109,32 +114,7 @@ async def test_kill_9_during_a_step_then_rollback_ends_on_a_healthy_release(stac
 
 
 async def test_deploy_resume_completes_an_interrupted_deployment(stack):
-    op = stack.context()
-    await deploy_blue_green(op, DeployRequest("web", "production", "v1"))
-    await op.fleet.close()
-    deploy = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "console",
-            "deploy",
-            "web",
-            "v2",
-            "--yes",
-            "--json",
-            "--verify",
-            "20",
-        ],
-        env=stack.cli_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_step(stack, "smoke")
-    finally:
-        os.kill(deploy.pid, signal.SIGKILL)
-        deploy.wait()
-    time.sleep(2.5)
+    await kill_9_during(stack, "smoke")
     result = shipdeck(stack, "deploy", "--resume", "web", "--yes", "--json", "--verify", "1")
     assert result.returncode == 0, result.stdout + result.stderr
     assert await serving_release(stack) == "v2"

@@ -260,3 +260,25 @@ def test_service_faster_than_the_histogram_still_fails_a_slow_canary():
     )
     p50 = verdict.metric("latency_p50")
     assert p50.verdict is Outcome.FAIL and not p50.required
+
+
+SUB_MS = ((0.0001, 1500), (0.00025, 2700), (0.001, 2940), (0.005, 3000), (float("inf"), 3000))
+
+
+def test_a_baseline_faster_than_the_floor_cannot_block_a_pass_on_latency():
+    judge = Judge(FAST, baseline_reference=SUB_MS)
+    assert judge.thresholds_s == {"latency_p50": 0.001}
+    verdict = judge.observe(
+        IntervalSample(0, 60, 5, ArmSample(3000, 30, SUB_MS), ArmSample(150, 1, SUB_MS))
+    )
+    p50 = verdict.metric("latency_p50")
+    assert not p50.required and "floor" in p50.explanation
+
+
+def test_a_canary_slower_than_the_floor_still_fails_when_the_baseline_is_faster():
+    slow = ((0.0001, 0), (0.00025, 0), (0.001, 0), (0.005, 150), (float("inf"), 150))
+    judge = Judge(FAST, baseline_reference=SUB_MS)
+    verdict = judge.observe(
+        IntervalSample(0, 60, 5, ArmSample(3000, 30, SUB_MS), ArmSample(150, 1, slow))
+    )
+    assert verdict.metric("latency_p50").verdict is Outcome.FAIL
