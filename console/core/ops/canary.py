@@ -38,6 +38,7 @@ from console.core.ops.traffic import plan_traffic
 from console.core.ops.verify import run_smoke_tests
 from console.core.store import Release, TrafficRecord
 from console.core.store.model import Deployment
+from engines.metrics.records import IntervalSample
 
 
 @dataclass(frozen=True)
@@ -414,13 +415,19 @@ class CanaryRun:
         ends = ctx.clock.monotonic() + duration_s
         self.persist(f"analysis {name}", step_ends_at=_wall_after(ctx, duration_s))
         verdict = None
+        sample = None
+        grace_looks = 0
         try:
             await sampler.start()
             while True:
-                remaining = ends - ctx.clock.monotonic()
-                if remaining < interval_s / 2:
-                    break  # a sliver of an interval would be judged as "no data"
-                await asyncio.sleep(min(interval_s, remaining))
+                # every look covers a whole interval: a partial one may hold no
+                # scrape and read as "no data". When the step's last look had no
+                # data, look again (at most GRACE_LOOKS times) before deciding.
+                if ctx.clock.monotonic() >= ends:
+                    if sample is None or not _lacks_data(sample) or grace_looks >= GRACE_LOOKS:
+                        break
+                    grace_looks += 1
+                await asyncio.sleep(interval_s)
                 self.signals.poll()
                 sample = await sampler.sample()
                 verdict = judge.observe(sample)
@@ -530,6 +537,13 @@ class CanaryRun:
             self.baseline.name if self.baseline else None,
             self.ctx.clock.monotonic() - started,
         )
+
+
+GRACE_LOOKS = 2
+
+
+def _lacks_data(sample: IntervalSample) -> bool:
+    return sample.reason is not None or sample.canary is None or sample.baseline is None
 
 
 def _wall_after(ctx: OpContext, seconds: float | None) -> str | None:

@@ -30,35 +30,44 @@ def test_bad_scenario_is_rolled_back_on_the_error_rate_and_down_leaves_nothing(t
     for binary in ("dockerd", "sshd", "docker-registry", "nginx"):
         need_binary(binary)
     directory = tmp_path / "demo"
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "console",
-            "demo",
-            "--headless",
-            "--scenario",
-            "bad",
-            "--keep",
-            "--dir",
-            str(directory),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=420,
-    )
-    lines = [json.loads(line) for line in run.stdout.splitlines() if line.strip()]
-    if not lines:
-        missing("demo", f"no output: {run.stderr[-500:]}")
-    summary = lines[-1]
-    assert summary["event"] == "summary", summary
-    assert summary["scenario"] == "bad" and summary["outcome"] == "rolled_back", summary
-    assert "errors" in summary["reason"], summary
-    assert summary["live_release"] == "v1" and summary["requests"] > 1000
-    assert run.returncode == 0, run.stderr[-800:]
-    record = json.loads((directory / "environment.json").read_text())
-    pids = [entry["pid"] for entry in record["pids"]]
-    assert all(_alive(pid) for pid in pids)
+    try:
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "console",
+                "demo",
+                "--headless",
+                "--scenario",
+                "bad",
+                "--keep",
+                "--dir",
+                str(directory),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=420,
+        )
+        lines = [json.loads(line) for line in run.stdout.splitlines() if line.strip()]
+        if not lines:
+            missing("demo", f"no output: {run.stderr[-500:]}")
+        summary = lines[-1]
+        assert summary["event"] == "summary", summary
+        assert summary["scenario"] == "bad" and summary["outcome"] == "rolled_back", summary
+        assert "errors" in summary["reason"], summary
+        assert summary["live_release"] == "v1" and summary["requests"] > 1000
+        assert run.returncode == 0, run.stderr[-800:]
+        record = json.loads((directory / "environment.json").read_text())
+        pids = [entry["pid"] for entry in record["pids"]]
+        assert all(_alive(pid) for pid in pids)
+    except BaseException:
+        # a failed run must not leave the demo (fixed ports) up for the next test
+        subprocess.run(
+            [sys.executable, "-m", "console", "demo", "--down", "--dir", str(directory)],
+            capture_output=True,
+            timeout=120,
+        )
+        raise
 
     down = subprocess.run(
         [sys.executable, "-m", "console", "demo", "--down", "--dir", str(directory)],
