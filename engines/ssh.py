@@ -370,12 +370,12 @@ class SshPool:
             self._socket_dir = None
 
     async def _connect(self, target: SshTarget) -> asyncssh.SSHClientConnection:
-        self._check_local_files(target)
+        known_hosts, client_key = self._load_local_files(target)
         options: dict[str, Any] = {
             "host": target.address,
             "port": target.port,
             "username": target.user,
-            "known_hosts": str(target.known_hosts),
+            "known_hosts": known_hosts,
             "config": None,
             "password_auth": False,
             "kbdint_auth": False,
@@ -385,8 +385,8 @@ class SshPool:
             "keepalive_interval": self._keepalive_interval_s,
             "keepalive_count_max": self._keepalive_count_max,
         }
-        if target.identity_file is not None:
-            options["client_keys"] = [str(target.identity_file)]
+        if client_key is not None:
+            options["client_keys"] = [client_key]
             options["agent_path"] = None
         try:
             async with asyncio.timeout(target.connect_timeout_s + 1.0):
@@ -418,15 +418,46 @@ class SshPool:
             ) from None
 
     @staticmethod
-    def _check_local_files(target: SshTarget) -> None:
+    def _load_local_files(
+        target: SshTarget,
+    ) -> tuple[asyncssh.SSHKnownHosts, asyncssh.SSHKey | None]:
+        """Parse known_hosts and the identity file before dialling, so a missing,
+        malformed or passphrase-protected file is one clear line (bad input, not
+        an unreachable host) instead of an error from deep inside the handshake."""
         if not target.known_hosts.is_file():
             raise InvalidTargetInput(
                 target.name, f"known_hosts file {target.known_hosts} does not exist"
             )
-        if target.identity_file is not None and not target.identity_file.is_file():
+        try:
+            known_hosts = asyncssh.read_known_hosts(str(target.known_hosts))
+        except (ValueError, OSError) as exc:
+            raise InvalidTargetInput(
+                target.name,
+                f"known_hosts file {target.known_hosts} cannot be read: {_one_line(exc)}",
+            ) from None
+        if target.identity_file is None:
+            return known_hosts, None
+        if not target.identity_file.is_file():
             raise InvalidTargetInput(
                 target.name, f"identity file {target.identity_file} does not exist"
             )
+        try:
+            key = asyncssh.read_private_key(str(target.identity_file))
+        except asyncssh.KeyImportError as exc:
+            cause = (
+                "it is passphrase-protected (load it into ssh-agent and omit identity_file)"
+                if "assphrase" in str(exc)
+                else f"not a private key shipdeck can read ({_one_line(exc)})"
+            )
+            raise InvalidTargetInput(
+                target.name, f"identity file {target.identity_file}: {cause}"
+            ) from None
+        except (ValueError, OSError) as exc:
+            raise InvalidTargetInput(
+                target.name,
+                f"identity file {target.identity_file} cannot be read: {_one_line(exc)}",
+            ) from None
+        return known_hosts, key
 
     @staticmethod
     def _host_key_refusal(target: SshTarget) -> str:
@@ -506,3 +537,8 @@ def _tail(text: str, max_chars: int = 300) -> str:
     if not flat:
         return "(no output)"
     return flat if len(flat) <= max_chars else "…" + flat[-max_chars:]
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text[:200]

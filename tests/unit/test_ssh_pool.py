@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shlex
 import socket
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -85,6 +86,47 @@ async def test_a_missing_identity_file_is_refused_before_connecting(tmp_path: Pa
     async with SshPool() as pool:
         with pytest.raises(InvalidTargetInput, match="identity file"):
             await pool.connection(missing)
+
+
+async def test_a_malformed_known_hosts_file_is_one_line_of_bad_input(tmp_path: Path) -> None:
+    broken = tmp_path / "known_hosts_broken"
+    broken.write_text("@bogus [127.0.0.1]:2222 ssh-ed25519 AAAA\n")
+
+    async with SshPool() as pool:
+        with pytest.raises(InvalidTargetInput, match="cannot be read") as raised:
+            await pool.connection(target(tmp_path, known_hosts=broken))
+    assert "\n" not in str(raised.value)
+
+
+async def test_a_binary_known_hosts_file_is_one_line_of_bad_input(tmp_path: Path) -> None:
+    binary = tmp_path / "known_hosts_binary"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+
+    async with SshPool() as pool:
+        with pytest.raises(InvalidTargetInput, match="cannot be read"):
+            await pool.connection(target(tmp_path, known_hosts=binary))
+
+
+async def test_a_passphrase_protected_identity_file_says_so(tmp_path: Path) -> None:
+    key = tmp_path / "id_encrypted"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "s3cret", "-f", str(key)],
+        check=True,
+        capture_output=True,
+    )
+
+    async with SshPool() as pool:
+        with pytest.raises(InvalidTargetInput, match="passphrase-protected"):
+            await pool.connection(target(tmp_path, identity_file=key))
+
+
+async def test_a_garbage_identity_file_is_one_line_of_bad_input(tmp_path: Path) -> None:
+    garbage = tmp_path / "id_garbage"
+    garbage.write_text("not a key\n")
+
+    async with SshPool() as pool:
+        with pytest.raises(InvalidTargetInput, match="not a private key"):
+            await pool.connection(target(tmp_path, identity_file=garbage))
 
 
 async def test_run_refuses_a_shell_string_naming_the_host(tmp_path: Path) -> None:

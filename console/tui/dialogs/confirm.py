@@ -11,11 +11,12 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from console.tui.dialogs.type_ahead import TypeAheadModal
 
-class ConfirmationModal(ModalScreen[bool]):
+
+class ConfirmationModal(TypeAheadModal[bool]):
     """Ask before changing anything; dismisses with True only on an explicit yes."""
 
     BINDINGS = [
@@ -73,9 +74,7 @@ class ConfirmationModal(ModalScreen[bool]):
 
     def on_mount(self) -> None:
         if self.require_typing:
-            typed = self.query_one("#typed", Input)
-            typed.cursor_blink = getattr(self.app, "cursor_blink_enabled", True)
-            typed.focus()
+            self.focus_type_ahead_input()
         else:
             self.query_one("#cancel", Button).focus()
 

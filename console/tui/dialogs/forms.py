@@ -13,6 +13,7 @@ from textual.widgets import Button, Input, Label, OptionList, RadioButton, Radio
 from textual.widgets.option_list import Option
 
 from console.tui.data import ReleaseChoice, Target
+from console.tui.dialogs.type_ahead import TypeAheadModal
 from console.tui.display import age
 
 STRATEGIES = ("blue-green", "canary")
@@ -75,7 +76,7 @@ class ReleasePicker(ModalScreen[ReleaseChoice | None]):
         self.dismiss(None)
 
 
-class DeployDialog(ModalScreen[tuple[str, str] | None]):
+class DeployDialog(TypeAheadModal[tuple[str, str] | None]):
     """Image (tag or digest) and strategy for a deploy of the selected target."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="deploy.cancel")]
@@ -100,9 +101,7 @@ class DeployDialog(ModalScreen[tuple[str, str] | None]):
                 yield Button("Continue…", id="continue", variant="primary")
 
     def on_mount(self) -> None:
-        image = self.query_one("#image", Input)
-        image.cursor_blink = getattr(self.app, "cursor_blink_enabled", True)
-        image.focus()
+        self.focus_type_ahead_input()
 
     def _result(self) -> tuple[str, str] | None:
         image = self.query_one("#image", Input).value.strip()
@@ -132,7 +131,7 @@ class DeployDialog(ModalScreen[tuple[str, str] | None]):
         self.dismiss(None)
 
 
-class LockDialog(ModalScreen[str | None]):
+class LockDialog(TypeAheadModal[str | None]):
     """Why deploys of a service are being frozen (shown to everyone who is blocked)."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="lock.cancel")]
@@ -149,9 +148,7 @@ class LockDialog(ModalScreen[str | None]):
             yield Static("Enter continues · Esc cancels", classes="dim")
 
     def on_mount(self) -> None:
-        reason = self.query_one("#reason", Input)
-        reason.cursor_blink = getattr(self.app, "cursor_blink_enabled", True)
-        reason.focus()
+        self.focus_type_ahead_input()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

@@ -70,9 +70,13 @@ def test_pressing_R_during_a_canary_returns_traffic_to_the_baseline(tmp_path):
         )
         assert "canary" in shown.lower()
         tmux("send-keys", "-t", session, "R")
-        wait_until(lambda: "v1" in screen(session), 20, "the release picker", session)
+        # Wait for each dialog by text only it shows: "v1" is on the Canary screen
+        # already, and the picker's title says "Roll back" too.
+        wait_until(lambda: "Enter picks" in screen(session), 20, "the release picker", session)
         tmux("send-keys", "-t", session, "Enter")
-        wait_until(lambda: "Roll back" in screen(session), 20, "the confirmation", session)
+        wait_until(
+            lambda: "type web to confirm" in screen(session), 20, "the confirmation", session
+        )
         tmux("send-keys", "-t", session, "web", "Enter")
 
         def back_on_baseline() -> bool:
