@@ -26,6 +26,7 @@ from console.core.ops.bluegreen import (
 from console.core.ops.context import OpContext
 from console.core.ops.gate import check_swap
 from console.core.ops.instances import check_slot_healthy, start_slot, stop_slot
+from console.core.ops.traffic import plan_traffic
 from console.core.store import Release, TrafficRecord
 
 ABORT_WAIT_S = 60.0
@@ -123,20 +124,55 @@ async def _stop_running_deploy(ctx: OpContext, service: str, environment: str) -
     return [d.id for d in ctx.store.in_progress(service, environment)]
 
 
-async def rollback(
+@dataclass(frozen=True)
+class RollbackPlan:
+    """What a rollback will do, decided once: ``--dry-run`` prints it and the
+    run executes exactly it, so the two can never disagree."""
+
+    service: str
+    environment: str
+    kind: str
+    from_release: Release | None
+    to_release: Release
+    mode: str  # warm | cold | canary-abort
+    live_color: str | None
+    target_color: str
+    canary_color: str | None  # the canary's color, removed from the LB and stopped
+    standby_color: str | None  # the color left running as the preview/standby
+    slots_after: tuple[tuple[str, str], ...]  # color → release the LB will route to
+    release_ids_after: tuple[tuple[str, int | None], ...]  # color → release id, as recorded
+    abort_deployments: tuple[int, ...]
+    steps: tuple[str, ...]
+
+    @property
+    def from_name(self) -> str | None:
+        return self.from_release.name if self.from_release else None
+
+    def to_event(self) -> dict[str, Any]:
+        """The plan as recorded in the deployment's first event (``history`` shows it)."""
+        return {
+            "mode": self.mode,
+            "from_release": self.from_name,
+            "to_release": self.to_release.name,
+            "live_color": self.live_color,
+            "target_color": self.target_color,
+            "canary_color": self.canary_color,
+            "standby_color": self.standby_color,
+            "steps": list(self.steps),
+        }
+
+
+def choose_release(
     ctx: OpContext,
-    service_name: str,
-    environment: str,
-    to: str = "last-good",
-    *,
-    dry_run: bool = False,
-    kind: str = "rollback",
-) -> RollbackResult:
-    service, env = target(ctx, service_name, environment)
-    started = ctx.clock.monotonic()
-    traffic = ctx.store.traffic(service.name, env.name)
-    live = rel.live_release(ctx.store, traffic)
-    has_canary = bool(traffic and traffic.canary_release)
+    service: ServiceConfig,
+    env: EnvironmentTarget,
+    to: str,
+    kind: str,
+    traffic: TrafficRecord | None,
+    live: Release | None,
+) -> Release:
+    """The release to return to: where an in-progress rollout started, else the
+    baseline of a canary, else ``pick_target``."""
     running = ctx.store.in_progress(service.name, env.name)
     if kind == "abort" and not running:
         raise Blocked(f"{service.name}/{env.name}: no rollout in progress to abort")
@@ -150,12 +186,120 @@ async def rollback(
             f"{service.name}/{env.name}: the rollout has no previous release to return to"
         )
     if chosen is None:
-        if has_canary and to in ("last-good", "previous", "") and live is not None:
+        if traffic and traffic.canary_release and to in ("last-good", "previous", "") and live:
             chosen = live  # during a canary the baseline is the known-good release
         else:
             chosen = pick_target(ctx, service.name, env.name, to, live)
+    return chosen
+
+
+async def plan_rollback(
+    ctx: OpContext,
+    service: ServiceConfig,
+    env: EnvironmentTarget,
+    chosen: Release,
+    kind: str,
+) -> RollbackPlan:
+    """Decide colors, mode and steps from the store and what the hosts run now."""
+    traffic = ctx.store.traffic(service.name, env.name)
+    live = rel.live_release(ctx.store, traffic)
+    slots = await _running_slots(ctx, service, env)
+    live_color = traffic.live_color if traffic else None
+    warm_color = next((c for c in ("blue", "green") if slots.get(c) == chosen.name), None)
+    mode = "warm" if warm_color else "cold"
+    target_color = warm_color or (other_color(live_color) if live_color else "blue")
+    canary_color = None
+    if traffic and traffic.canary_release:
+        canary = ctx.store.release(traffic.canary_release)
+        canary_color = next(
+            (
+                c
+                for c in ("blue", "green")
+                if canary and slots.get(c) == canary.name and c not in (live_color, target_color)
+            ),
+            None,
+        )
+        if target_color == live_color:
+            mode = "canary-abort"
+    slots_after = {c: r for c, r in slots.items() if c != canary_color}
+    slots_after[target_color] = chosen.name
+    standby = live_color if live_color in slots_after and live_color != target_color else None
+    release_ids_after = tuple(
+        (c, chosen.id if c == target_color else (traffic.release_of(c) if traffic else None))
+        for c in sorted(slots_after)
+    )
+    running = tuple(d.id for d in ctx.store.in_progress(service.name, env.name))
+    steps: list[str] = []
+    if running:
+        steps.append(f"ask deployment #{running[-1]} to abort (or take over if its process died)")
+    steps.append(f"take the {service.name} lock")
+    steps.append("check the migration gate")
+    if warm_color is None:
+        steps.append(
+            f"start {chosen.name} on {target_color} from {chosen.image_ref}; health-check {service.health_path}"
+        )
+    else:
+        steps.append(f"{chosen.name} is warm on {target_color}: health-check, swap only")
+    steps.append(
+        f"swap {env.listen_address}:{env.listen_port} from {live_color or 'nothing'} ({live.name if live else '-'}) to {target_color} ({chosen.name})"
+    )
+    if canary_color:
+        steps.append(f"remove the canary ({canary_color}) from the LB and stop it")
+    return RollbackPlan(
+        service=service.name,
+        environment=env.name,
+        kind=kind,
+        from_release=live,
+        to_release=chosen,
+        mode=mode,
+        live_color=live_color,
+        target_color=target_color,
+        canary_color=canary_color,
+        standby_color=standby,
+        slots_after=tuple(sorted(slots_after.items())),
+        release_ids_after=release_ids_after,
+        abort_deployments=running,
+        steps=tuple(steps),
+    )
+
+
+async def rollback(
+    ctx: OpContext,
+    service_name: str,
+    environment: str,
+    to: str = "last-good",
+    *,
+    dry_run: bool = False,
+    kind: str = "rollback",
+) -> RollbackResult:
+    service, env = target(ctx, service_name, environment)
+    started = ctx.clock.monotonic()
+    traffic = ctx.store.traffic(service.name, env.name)
+    live = rel.live_release(ctx.store, traffic)
+    chosen = choose_release(ctx, service, env, to, kind, traffic, live)
     if dry_run:
-        return await _plan(ctx, service, env, traffic, live, chosen, started)
+        plan = await plan_rollback(ctx, service, env, chosen, kind)
+        diff = await ctx.lbs.diff(
+            plan_traffic(
+                service,
+                env,
+                ctx.config.hosts,
+                dict(plan.slots_after),
+                plan.target_color,
+                preview_slot=plan.standby_color,
+            )
+        )
+        return RollbackResult(
+            None,
+            "planned",
+            None,
+            plan.from_name,
+            chosen.name,
+            plan.mode,
+            0.0,
+            list(plan.steps),
+            diff,
+        )
     orphans = await _stop_running_deploy(ctx, service.name, env.name)
     # Take the lock; a lock left behind by a dead process is taken over (audited).
     lock, holder = ctx.store.try_lock(
@@ -188,21 +332,22 @@ async def rollback(
         )
     assert lock is not None
     beat = asyncio.create_task(_heartbeat(ctx, service.name, lock.token))
-    deployment_id = ctx.store.start_deployment(
-        service.name,
-        env.name,
-        "blue-green",
-        kind,
-        live.id if live else None,
-        chosen.id,
-        ctx.operator,
-        ctx.clock.now(),
-        {"to_release_id": chosen.id},
-    )
     try:
-        return await _execute(
-            ctx, service, env, traffic, live, chosen, deployment_id, orphans, started, kind
+        # Planned under the lock, after any running deploy stopped: the plan is
+        # the world this run changes, and the same function --dry-run prints.
+        plan = await plan_rollback(ctx, service, env, chosen, kind)
+        deployment_id = ctx.store.start_deployment(
+            service.name,
+            env.name,
+            "blue-green",
+            kind,
+            live.id if live else None,
+            chosen.id,
+            ctx.operator,
+            ctx.clock.now(),
+            {"to_release_id": chosen.id},
         )
+        return await _execute(ctx, service, env, plan, deployment_id, orphans, started)
     finally:
         beat.cancel()
         ctx.store.release_lock(service.name, lock.token)
@@ -218,16 +363,15 @@ async def _execute(
     ctx: OpContext,
     service: ServiceConfig,
     env: EnvironmentTarget,
-    traffic: TrafficRecord | None,
-    live: Release | None,
-    chosen: Release,
+    plan: RollbackPlan,
     deployment_id: int,
     orphans: list[int],
     started: float,
-    kind: str,
 ) -> RollbackResult:
+    """Run the plan: gate → bring the target up (cold) or check it (warm) → swap
+    → stop the canary → close interrupted deployments → done."""
     store = ctx.store
-    from_name = live.name if live else None
+    kind, chosen, from_name = plan.kind, plan.to_release, plan.from_name
     ctx.emit(
         f"{kind}_started",
         f"{kind} {service.name}/{env.name}: {from_name or 'nothing'} → {chosen.name}",
@@ -236,6 +380,7 @@ async def _execute(
         environment=env.name,
         from_release=from_name,
         to_release=chosen.name,
+        plan=plan.to_event(),
     )
     try:
         check_swap(
@@ -244,61 +389,23 @@ async def _execute(
             rel.current_schema(store, service, env.name),
             is_rollback=True,
         )
-        slots = await _running_slots(ctx, service, env)
-        live_color = traffic.live_color if traffic else None
-        warm_color = next((c for c in ("blue", "green") if slots.get(c) == chosen.name), None)
-        mode = "warm"
-        if warm_color is None:
-            mode = "cold"
-            warm_color = other_color(live_color) if live_color else "blue"
-            if live_color == warm_color:
-                warm_color = other_color(warm_color)
-            ctx.emit(
-                "step",
-                f"{chosen.name} is cold: starting it on {warm_color} from {chosen.image_ref}",
-                deployment_id,
-            )
-            await start_slot(ctx.fleet, service, env, warm_color, chosen.name, chosen.image_ref)
-            slots = await _running_slots(ctx, service, env)
-        else:
-            await check_slot_healthy(ctx.fleet, service, env, warm_color)
-            ctx.emit("step", f"{chosen.name} is warm on {warm_color}: swap only", deployment_id)
-        canary_color = None
-        if traffic and traffic.canary_release:
-            canary = store.release(traffic.canary_release)
-            canary_color = next(
-                (
-                    c
-                    for c in ("blue", "green")
-                    if canary and slots.get(c) == canary.name and c not in (live_color, warm_color)
-                ),
-                None,
-            )
-            if warm_color == live_color:
-                mode = "canary-abort"
-        new_slots = {k: v for k, v in slots.items() if k != canary_color}
-        standby = live_color if live_color in new_slots and live_color != warm_color else None
+        await _bring_up_target(ctx, service, env, plan, deployment_id)
+        slots_after = dict(plan.slots_after)
         await apply_traffic(
             ctx,
             service,
             env,
-            new_slots,
-            warm_color,
-            preview_slot=standby,
+            slots_after,
+            plan.target_color,
+            preview_slot=plan.standby_color,
             deployment_id=deployment_id,
         )
         colors: dict[str, int | None] = dict.fromkeys(("blue", "green"))
-        for color in ("blue", "green"):
-            if color in new_slots:
-                colors[color] = (
-                    chosen.id
-                    if color == warm_color
-                    else (traffic.release_of(color) if traffic else None)
-                )
-        record_traffic(ctx, service.name, env.name, warm_color, colors)
+        colors.update(plan.release_ids_after)
+        record_traffic(ctx, service.name, env.name, plan.target_color, colors)
         store.mark_release(chosen.id, ctx.clock.now(), live=True, healthy=True)
-        if canary_color:
-            problems = await stop_slot(ctx.fleet, service, env, canary_color)
+        if plan.canary_color:
+            problems = await stop_slot(ctx.fleet, service, env, plan.canary_color)
             ctx.emit(
                 "canary_stopped",
                 "canary stopped" + (f" ({'; '.join(problems)})" if problems else ""),
@@ -311,11 +418,13 @@ async def _execute(
                 f"rolled back to {chosen.name} by {ctx.operator} ({kind} #{deployment_id})",
                 ctx.clock.now(),
             )
-            await _clean_orphan(ctx, service, env, orphan, warm_color, standby)
+            await _clean_orphan(ctx, service, env, orphan, plan.target_color, plan.standby_color)
         duration = ctx.clock.monotonic() - started
         store.finish_deployment(deployment_id, "succeeded", None, ctx.clock.now())
-        text = f"{service.name}/{env.name}: rolled back {from_name or 'nothing'} → {chosen.name} ({mode}) in {duration:.1f}s"
-        ctx.emit(f"{kind}_succeeded", text, deployment_id, mode=mode, duration_s=round(duration, 3))
+        text = f"{service.name}/{env.name}: rolled back {from_name or 'nothing'} → {chosen.name} ({plan.mode}) in {duration:.1f}s"
+        ctx.emit(
+            f"{kind}_succeeded", text, deployment_id, mode=plan.mode, duration_s=round(duration, 3)
+        )
         await ctx.notify(
             service.name,
             kind,
@@ -325,7 +434,7 @@ async def _execute(
             duration_s=duration,
         )
         return RollbackResult(
-            deployment_id, "succeeded", None, from_name, chosen.name, mode, duration
+            deployment_id, "succeeded", None, from_name, chosen.name, plan.mode, duration
         )
     except ShipdeckError as error:
         store.finish_deployment(deployment_id, "failed", str(error), ctx.clock.now())
@@ -348,6 +457,27 @@ async def _execute(
         )
 
 
+async def _bring_up_target(
+    ctx: OpContext,
+    service: ServiceConfig,
+    env: EnvironmentTarget,
+    plan: RollbackPlan,
+    deployment_id: int,
+) -> None:
+    """Cold: start the release from its stored digest; warm: prove it still answers."""
+    chosen, color = plan.to_release, plan.target_color
+    if plan.mode == "cold":
+        ctx.emit(
+            "step",
+            f"{chosen.name} is cold: starting it on {color} from {chosen.image_ref}",
+            deployment_id,
+        )
+        await start_slot(ctx.fleet, service, env, color, chosen.name, chosen.image_ref)
+    else:
+        await check_slot_healthy(ctx.fleet, service, env, color)
+        ctx.emit("step", f"{chosen.name} is warm on {color}: swap only", deployment_id)
+
+
 async def _clean_orphan(
     ctx: OpContext,
     service: ServiceConfig,
@@ -364,59 +494,3 @@ async def _clean_orphan(
     release = ctx.store.release(deployment.to_release) if deployment.to_release else None
     if slot and slot not in (live_color, standby) and release is not None:
         await stop_slot(ctx.fleet, service, env, slot, release.name)
-
-
-async def _plan(
-    ctx: OpContext,
-    service: ServiceConfig,
-    env: EnvironmentTarget,
-    traffic: TrafficRecord | None,
-    live: Release | None,
-    chosen: Release,
-    started: float,
-) -> RollbackResult:
-    slots = await _running_slots(ctx, service, env)
-    live_color = traffic.live_color if traffic else None
-    warm_color = next((c for c in ("blue", "green") if slots.get(c) == chosen.name), None)
-    mode = "warm" if warm_color else "cold"
-    steps = []
-    running = ctx.store.in_progress(service.name, env.name)
-    if running:
-        steps.append(
-            f"ask deployment #{running[-1].id} to abort (or take over if its process died)"
-        )
-    steps.append(f"take the {service.name} lock")
-    steps.append("check the migration gate")
-    if warm_color is None:
-        warm_color = other_color(live_color) if live_color else "blue"
-        steps.append(
-            f"start {chosen.name} on {warm_color} from {chosen.image_ref}; health-check {service.health_path}"
-        )
-    else:
-        steps.append(f"{chosen.name} is warm on {warm_color}: health-check, swap only")
-    steps.append(
-        f"swap {env.listen_address}:{env.listen_port} from {live_color or 'nothing'} ({live.name if live else '-'}) to {warm_color} ({chosen.name})"
-    )
-    canary_color = None
-    if traffic and traffic.canary_release:
-        canary = ctx.store.release(traffic.canary_release)
-        canary_color = next(
-            (
-                c
-                for c in ("blue", "green")
-                if canary and slots.get(c) == canary.name and c != live_color
-            ),
-            None,
-        )
-    if canary_color:
-        steps.append(f"remove the canary ({canary_color}) from the LB and stop it")
-    new_slots = {k: v for k, v in slots.items() if k != canary_color}
-    new_slots[warm_color] = chosen.name
-    from console.core.ops.traffic import plan_traffic
-
-    standby = live_color if live_color in new_slots and live_color != warm_color else None
-    plan = plan_traffic(service, env, ctx.config.hosts, new_slots, warm_color, preview_slot=standby)
-    diff = await ctx.lbs.diff(plan)
-    return RollbackResult(
-        None, "planned", None, live.name if live else None, chosen.name, mode, 0.0, steps, diff
-    )

@@ -69,8 +69,11 @@ async def test_rollback_to_a_cold_release_starts_it_from_the_stored_digest(stack
     await deploy(op, "v1")
     await deploy(op, "v2")
     await deploy(op, "v3")  # v1's color now runs v3: v1 is cold
+    dry = await rollback(op, "web", "production", "v1", dry_run=True)
     result = await rollback(op, "web", "production", "v1")
     assert result.outcome == "succeeded" and result.mode == "cold"
+    recorded = op.store.events(result.deployment_id)[0].data["plan"]
+    assert recorded["steps"] == dry.plan and dry.mode == "cold" and dry.lb_diff
     traffic = op.store.traffic("web", "production")
     assert (
         op.store.release(traffic.release_of(traffic.live_color)).image_ref
