@@ -77,7 +77,7 @@ class HostSpec:
     docker_timeout_s: float = 60.0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not _HOST_NAME_PATTERN.match(self.name):
+        if not isinstance(self.name, str) or not _HOST_NAME_PATTERN.fullmatch(self.name):
             raise InvalidTargetInput(str(self.name), "host name must match [A-Za-z0-9._-]{1,63}")
         if self.ssh is not None and self.ssh.name != self.name:
             raise InvalidTargetInput(
@@ -129,12 +129,12 @@ class ContainerSpec:
 
     def validate(self, host: str) -> None:
         """Refuse anything that would be unsafe or ambiguous, naming the field."""
-        if not _SLUG_PATTERN.match(self.service):
+        if not _SLUG_PATTERN.fullmatch(self.service):
             raise InvalidTargetInput(host, f"service {self.service!r} must match [a-z0-9-]")
-        if not _RELEASE_PATTERN.match(self.release):
+        if not _RELEASE_PATTERN.fullmatch(self.release):
             raise InvalidTargetInput(host, f"release {self.release!r} must match [A-Za-z0-9._+-]")
         for what, value in (("color", self.color), ("track", self.track)):
-            if value and not _SLUG_PATTERN.match(value):
+            if value and not _SLUG_PATTERN.fullmatch(value):
                 raise InvalidTargetInput(host, f"{what} {value!r} must match [a-z0-9-]")
         if not self.slot:
             raise InvalidTargetInput(host, "a container needs a color or a track")
@@ -142,10 +142,10 @@ class ContainerSpec:
         validate_port(host, self.container_port)
         validate_port(host, self.host_port, allow_zero=True)
         for name, value in self.env.items():
-            if not _ENV_NAME_PATTERN.match(name) or "\0" in str(value):
+            if not _ENV_NAME_PATTERN.fullmatch(name) or "\0" in str(value):
                 raise InvalidTargetInput(host, f"environment variable {name!r} is not valid")
         for key in self.labels:
-            if key.startswith("shipdeck.") or not _LABEL_KEY_PATTERN.match(key):
+            if key.startswith("shipdeck.") or not _LABEL_KEY_PATTERN.fullmatch(key):
                 raise InvalidTargetInput(host, f"label {key!r} is reserved or not valid")
 
 
@@ -209,14 +209,14 @@ class PullProgress:
 def split_digest_reference(host: str, reference: str) -> tuple[str, str]:
     """``repo@sha256:…`` → (repo, digest), or ``InvalidTargetInput``."""
     repository, separator, digest = reference.partition("@")
-    if not separator or not _DIGEST_PATTERN.match(digest):
+    if not separator or not _DIGEST_PATTERN.fullmatch(digest):
         raise InvalidTargetInput(host, f"image {reference!r} is not pinned by a sha256 digest")
     validate_repository(host, repository)
     return repository, digest
 
 
 def validate_repository(host: str, repository: str) -> str:
-    if not isinstance(repository, str) or not _REPOSITORY_PATTERN.match(repository):
+    if not isinstance(repository, str) or not _REPOSITORY_PATTERN.fullmatch(repository):
         raise InvalidTargetInput(host, f"image repository {repository!r} is not valid")
     return repository
 
@@ -229,7 +229,7 @@ def split_tag_reference(host: str, reference: str) -> tuple[str, str]:
     else:
         repository, tag = reference, "latest"
     validate_repository(host, repository)
-    if not _TAG_PATTERN.match(tag):
+    if not _TAG_PATTERN.fullmatch(tag):
         raise InvalidTargetInput(host, f"image tag {tag!r} is not valid")
     return repository, tag
 
@@ -297,7 +297,7 @@ class DockerHost:
             lambda client: client.api.inspect_distribution(f"{repository}:{tag}"),
         )
         digest = str(data.get("Descriptor", {}).get("digest", ""))
-        if not _DIGEST_PATTERN.match(digest):
+        if not _DIGEST_PATTERN.fullmatch(digest):
             raise EngineOperationFailed(
                 self.name, f"registry gave no sha256 digest for {image_ref} (got {digest!r})"
             )
@@ -497,7 +497,7 @@ class DockerHost:
         """This host's shipdeck containers (running or not), sorted by name."""
         filters = [f"{LABEL_HOST}={self.name}"]
         if service is not None:
-            if not _SLUG_PATTERN.match(service):
+            if not _SLUG_PATTERN.fullmatch(service):
                 raise InvalidTargetInput(self.name, f"service {service!r} must match [a-z0-9-]")
             filters.append(f"{LABEL_SERVICE}={service}")
         summaries = await self._call(
@@ -546,7 +546,7 @@ class DockerHost:
         validate_repository(self.name, repository)
         keep = {digest.rpartition("@")[2] for digest in keep_digests}
         for digest in keep:
-            if not _DIGEST_PATTERN.match(digest):
+            if not _DIGEST_PATTERN.fullmatch(digest):
                 raise InvalidTargetInput(self.name, f"digest {digest!r} is not a sha256 digest")
 
         def prune(client: docker.DockerClient) -> list[str]:
@@ -603,8 +603,8 @@ class DockerHost:
     async def _owned(self, container: ContainerInfo | str) -> ContainerInfo:
         """The container, if it is a shipdeck container of this host; refuse any other."""
         reference = container.id if isinstance(container, ContainerInfo) else container
-        if not isinstance(reference, str) or not re.match(
-            r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", reference
+        if not isinstance(reference, str) or not re.fullmatch(
+            r"[A-Za-z0-9][A-Za-z0-9_.-]*", reference
         ):
             raise InvalidTargetInput(self.name, f"container reference {reference!r} is not valid")
         info = await self._find_by_id(reference) if _looks_like_id(reference) else None
@@ -781,7 +781,7 @@ class _NameTaken(_PassedThrough):
 
 
 def _looks_like_id(reference: str) -> bool:
-    return bool(re.match(r"^[0-9a-f]{12,64}$", reference))
+    return bool(re.fullmatch(r"[0-9a-f]{12,64}", reference))
 
 
 def _digests_of(image: Mapping[str, Any], repository: str) -> set[str]:

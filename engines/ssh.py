@@ -61,7 +61,7 @@ def validate_address(owner: str, address: object) -> str:
         raise InvalidTargetInput(owner, f"address {address!r} is not a string")
     with contextlib.suppress(ValueError):
         return str(ipaddress.ip_address(address))
-    if not _HOSTNAME_PATTERN.match(address):
+    if not _HOSTNAME_PATTERN.fullmatch(address):
         raise InvalidTargetInput(owner, f"address {address!r} is neither an IP nor a host name")
     return address
 
@@ -105,11 +105,11 @@ class SshTarget:
     connect_timeout_s: float = 10.0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not _NAME_PATTERN.match(self.name):
+        if not isinstance(self.name, str) or not _NAME_PATTERN.fullmatch(self.name):
             raise InvalidTargetInput(str(self.name), "host name must match [A-Za-z0-9._-]{1,63}")
         validate_address(self.name, self.address)
         validate_port(self.name, self.port)
-        if not isinstance(self.user, str) or not _USER_PATTERN.match(self.user):
+        if not isinstance(self.user, str) or not _USER_PATTERN.fullmatch(self.user):
             raise InvalidTargetInput(self.name, f"SSH user {self.user!r} is not a valid user name")
         object.__setattr__(self, "known_hosts", Path(self.known_hosts))
         if self.identity_file is not None:

@@ -40,7 +40,6 @@ from engines.metrics.increments import (
 from engines.metrics.records import TRACKS, ArmSample, IntervalSample
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
-PLACEHOLDERS = ("{service}", "{track}", "{release}")
 
 
 def _frozen(mapping: Mapping[str, str] | None = None) -> Mapping[str, str]:
@@ -66,7 +65,7 @@ class PromQueries:
 def validate_name(kind: str, value: str) -> str:
     """Service and release names go into PromQL strings: letters, digits and
     ``_ . : -`` only, so they cannot close a quote or a brace."""
-    if not isinstance(value, str) or not NAME_RE.match(value):
+    if not isinstance(value, str) or not NAME_RE.fullmatch(value):
         raise InvalidTargetInput("prometheus", f"invalid {kind} name {value!r}")
     return value
 

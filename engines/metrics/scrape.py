@@ -53,7 +53,7 @@ class ScrapeTarget:
     def __post_init__(self) -> None:
         if self.track not in TRACKS:
             raise InvalidTargetInput(self.name, f"invalid track {self.track!r}")
-        if not HOST_RE.match(self.host):
+        if not HOST_RE.fullmatch(self.host):
             raise InvalidTargetInput(self.name, "invalid host")
         if not 0 < self.port < 65536:
             raise InvalidTargetInput(self.name, "invalid port")

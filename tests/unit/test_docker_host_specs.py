@@ -128,3 +128,9 @@ def test_a_host_spec_refuses_an_ssh_target_of_another_name(tmp_path: object) -> 
 def test_a_host_spec_refuses_a_relative_docker_socket() -> None:
     with pytest.raises(InvalidTargetInput, match="must be absolute"):
         HostSpec(name="web-1", docker_socket="docker.sock")
+
+
+@pytest.mark.parametrize("release", ["v1\n", "v1\r", "v1\n-rm"])
+def test_a_release_with_a_trailing_line_break_is_refused(release: str) -> None:
+    with pytest.raises(InvalidTargetInput):
+        spec(release=release).validate("web-1")

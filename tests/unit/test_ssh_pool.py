@@ -192,3 +192,9 @@ async def test_callers_waiting_on_a_failing_connect_share_its_failure(
 
     assert all(isinstance(outcome, TargetUnreachable) for outcome in outcomes)
     assert asyncio.get_running_loop().time() - started < 1.5
+
+
+@pytest.mark.parametrize("name", ["web-1\n", "web-1\r\n"])
+def test_a_host_name_with_a_trailing_line_break_is_refused(tmp_path: Path, name: str) -> None:
+    with pytest.raises(InvalidTargetInput):
+        target(tmp_path, name=name)

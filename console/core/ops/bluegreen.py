@@ -26,8 +26,6 @@ from console.core.ops.verify import post_deploy_verify, run_smoke_tests
 from console.core.store import Deployment, Release, TrafficRecord
 from engines.docker_host import DockerHost
 
-STEPS = ("resolving", "starting", "smoke", "gate", "swapping", "swapped", "verifying", "done")
-
 
 @dataclass(frozen=True)
 class DeployRequest:

@@ -25,9 +25,9 @@ class ImageChoice:
 def parse_image_argument(service: ServiceConfig, image: str) -> ImageChoice:
     """Accept ``v2``, ``repo:v2``, ``repo@sha256:…`` (repo must be the service's)."""
     image = image.strip()
-    if _TAG_RE.match(image) and "/" not in image and ":" not in image:
+    if _TAG_RE.fullmatch(image) and "/" not in image and ":" not in image:
         return ImageChoice(f"{service.image}:{image}", image)
-    match = IMAGE_REF_RE.match(image)
+    match = IMAGE_REF_RE.fullmatch(image)
     if not match:
         raise InvalidInput(
             f"invalid image {image!r}: expected TAG, REPOSITORY:TAG or REPOSITORY@sha256:DIGEST"
