@@ -60,6 +60,33 @@ class DeployResult:
         return dict(self.__dict__)
 
 
+@dataclass(frozen=True)
+class BlueGreenPlan:
+    """What a blue-green deploy will do, decided once: ``--dry-run`` prints it and
+    the run records it in its first event and executes it."""
+
+    service: str
+    environment: str
+    reference: str  # what the operator asked for (tag or digest)
+    tag: str | None
+    image_ref: str  # the immutable digest reference it resolved to
+    release_name: str
+    from_color: str | None
+    to_color: str
+    from_release: Release | None
+    steps: tuple[str, ...]
+
+    def to_event(self) -> dict[str, Any]:
+        return {
+            "image": self.image_ref,
+            "release": self.release_name,
+            "from_color": self.from_color,
+            "to_color": self.to_color,
+            "from_release": self.from_release.name if self.from_release else None,
+            "steps": list(self.steps),
+        }
+
+
 def other_color(color: str | None) -> str:
     return "green" if color == "blue" else "blue"
 
@@ -221,14 +248,14 @@ async def _run(
         from_color = state.get("from_color")
         idle = state["to_color"]
     else:
-        choice = rel.parse_image_argument(service, request.image or "")
-        image_ref = await rel.resolve(ctx.fleet, env, choice)
+        plan = await plan_deploy(ctx, service, env, request)
+        image_ref = plan.image_ref
         labels = declaration(request, await image_labels(ctx, env, image_ref), service)
         to_release = rel.record(
-            store, service.name, env.name, choice.tag, image_ref, ctx.clock.now(), labels
+            store, service.name, env.name, plan.tag, image_ref, ctx.clock.now(), labels
         )
-        from_color = traffic.live_color if traffic else None
-        idle = other_color(from_color)
+        from_color = plan.from_color
+        idle = plan.to_color
         state = {
             "strategy": "blue-green",
             "image_ref": image_ref,
@@ -258,6 +285,7 @@ async def _run(
             release=to_release.name,
             image=image_ref,
             color=idle,
+            plan=plan.to_event(),
         )
     from_release = rel.live_release(store, traffic)
     watch = AbortWatch(ctx, deployment_id)
@@ -495,9 +523,10 @@ async def _prune(ctx: OpContext, service: ServiceConfig, env: EnvironmentTarget)
     await ctx.fleet.each(env.hosts, prune, timeout_s=120)
 
 
-async def plan_blue_green(ctx: OpContext, request: DeployRequest) -> DeployResult:
-    """``--dry-run``: the plan step by step and the exact LB config diff; changes nothing."""
-    service, env = target(ctx, request.service, request.environment)
+async def plan_deploy(
+    ctx: OpContext, service: ServiceConfig, env: EnvironmentTarget, request: DeployRequest
+) -> BlueGreenPlan:
+    """Resolve the image and decide colors and steps from the store; changes nothing."""
     choice = rel.parse_image_argument(service, request.image or "")
     image_ref = await rel.resolve(ctx.fleet, env, choice)
     traffic = ctx.store.traffic(service.name, env.name)
@@ -508,33 +537,53 @@ async def plan_blue_green(ctx: OpContext, request: DeployRequest) -> DeployResul
         rel.release_name_for(ctx.store, service.name, env.name, choice.tag, image_ref)
         or image_ref[-12:]
     )
-    lock = ctx.store.lock(service.name)
-    plan = [
-        f"take the {service.name} lock"
-        + (f" (currently held: {lock.holder}: {lock.reason})" if lock else ""),
+    verify_s = service.post_deploy_verify_s if request.verify_s is None else request.verify_s
+    steps = (
+        f"take the {service.name} lock",
         f"resolve {choice.reference} → {image_ref}",
         f"start {name} on {idle} on {', '.join(env.hosts)} (port {env.host_port(idle)}), health-check {service.health_path}",
         f"route the preview listener :{env.preview_port} to {idle}",
         f"run {len(service.smoke)} smoke checks against {idle}",
         "check the migration gate",
         f"swap {env.listen_address}:{env.listen_port} from {from_color or 'nothing'} ({from_release.name if from_release else '-'}) to {idle} ({name})",
-        f"verify for {service.post_deploy_verify_s:g}s (error rate ≤ {service.max_error_rate:.1%}); on failure swap back",
+        f"verify for {verify_s:g}s (error rate ≤ {service.max_error_rate:.1%}); on failure swap back",
         f"keep {from_color} warm as the rollback target"
         if from_color
         else "first deploy: nothing to keep warm",
-    ]
-    slots = {idle: name}
-    if traffic and from_color and from_release:
-        slots[from_color] = from_release.name
+    )
+    return BlueGreenPlan(
+        service=service.name,
+        environment=env.name,
+        reference=choice.reference,
+        tag=choice.tag,
+        image_ref=image_ref,
+        release_name=name,
+        from_color=from_color,
+        to_color=idle,
+        from_release=from_release,
+        steps=steps,
+    )
+
+
+async def plan_blue_green(ctx: OpContext, request: DeployRequest) -> DeployResult:
+    """``--dry-run``: the plan step by step and the exact LB config diff; changes nothing."""
+    service, env = target(ctx, request.service, request.environment)
+    plan = await plan_deploy(ctx, service, env, request)
+    steps = list(plan.steps)
+    lock = ctx.store.lock(service.name)
+    if lock:
+        steps[0] += f" (currently held: {lock.holder}: {lock.reason})"
+    slots = {plan.to_color: plan.release_name}
+    if plan.from_color and plan.from_release:
+        slots[plan.from_color] = plan.from_release.name
     new_plan = plan_traffic(
         service,
         env,
         ctx.config.hosts,
         slots,
-        idle,
-        preview_slot=from_color if from_color in slots else None,
+        plan.to_color,
+        preview_slot=plan.from_color if plan.from_color in slots else None,
     )
     diff = await ctx.lbs.diff(new_plan)
-    return DeployResult(
-        None, "planned", None, name, from_release.name if from_release else None, 0.0, plan, diff
-    )
+    previous = plan.from_release.name if plan.from_release else None
+    return DeployResult(None, "planned", None, plan.release_name, previous, 0.0, steps, diff)

@@ -44,8 +44,11 @@ async def under_load(port: int, operation):
 async def test_deploy_v1_then_v2_swaps_traffic_with_zero_failed_requests(stack):
     op = stack.context()
     assert (await deploy(op, "v1")).outcome == "succeeded"
+    dry = await deploy(op, "v2", dry_run=True)
     result, stats = await under_load(stack.listen_port, lambda: deploy(op, "v2"))
     assert result.outcome == "succeeded", result.reason
+    recorded = op.store.events(result.deployment_id)[0].data["plan"]
+    assert recorded["steps"] == dry.plan and dry.lb_diff
     assert stats.requests > 200 and stats.failed == 0, stats.to_dict()
     assert set(stats.by_release) == {"v1", "v2"}
     traffic = op.store.traffic("web", "production")

@@ -1,5 +1,5 @@
-"""A rollback's --dry-run and its run come from one plan: what the dry run
-prints is what the run records in its first event, and then does."""
+"""--dry-run and the run come from one plan: what the dry run prints is what
+the run records in its first event, and then does."""
 
 from __future__ import annotations
 
@@ -53,3 +53,20 @@ async def test_a_cold_rollback_starts_the_release_on_the_color_its_dry_run_named
     assert any(f"on {plan['target_color']} from" in step for step in dry.plan)
     traffic = op.store.traffic("web", "production")
     assert traffic.live_color == plan["target_color"]
+
+
+@pytest.mark.parametrize("images", [(), ("v1",), ("v1", "v2")], ids=["first", "second", "third"])
+async def test_the_dry_run_plan_is_the_plan_the_blue_green_deploy_records_and_runs(
+    tmp_path, images
+):
+    op = make_context(tmp_path)
+    for image in images:
+        await deploy(op, image)
+
+    dry = await deploy_blue_green(op, DeployRequest("web", "production", "v3", dry_run=True))
+    run = await deploy_blue_green(op, DeployRequest("web", "production", "v3"))
+
+    plan = recorded_plan(op, run.deployment_id)
+    assert plan["steps"] == dry.plan
+    assert (plan["release"], plan["from_release"]) == (dry.release, dry.previous_release)
+    assert op.store.traffic("web", "production").live_color == plan["to_color"]
