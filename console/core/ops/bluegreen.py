@@ -61,12 +61,13 @@ class DeployResult:
 
 
 @dataclass(frozen=True)
-class BlueGreenPlan:
-    """What a blue-green deploy will do, decided once: ``--dry-run`` prints it and
-    the run records it in its first event and executes it."""
+class DeployPlan:
+    """What a deploy (blue-green or canary) will do, decided once: ``--dry-run``
+    prints it and the run records it in its first event and executes it."""
 
     service: str
     environment: str
+    strategy: str
     reference: str  # what the operator asked for (tag or digest)
     tag: str | None
     image_ref: str  # the immutable digest reference it resolved to
@@ -78,6 +79,7 @@ class BlueGreenPlan:
 
     def to_event(self) -> dict[str, Any]:
         return {
+            "strategy": self.strategy,
             "image": self.image_ref,
             "release": self.release_name,
             "from_color": self.from_color,
@@ -525,7 +527,7 @@ async def _prune(ctx: OpContext, service: ServiceConfig, env: EnvironmentTarget)
 
 async def plan_deploy(
     ctx: OpContext, service: ServiceConfig, env: EnvironmentTarget, request: DeployRequest
-) -> BlueGreenPlan:
+) -> DeployPlan:
     """Resolve the image and decide colors and steps from the store; changes nothing."""
     choice = rel.parse_image_argument(service, request.image or "")
     image_ref = await rel.resolve(ctx.fleet, env, choice)
@@ -551,9 +553,10 @@ async def plan_deploy(
         if from_color
         else "first deploy: nothing to keep warm",
     )
-    return BlueGreenPlan(
+    return DeployPlan(
         service=service.name,
         environment=env.name,
+        strategy="blue-green",
         reference=choice.reference,
         tag=choice.tag,
         image_ref=image_ref,

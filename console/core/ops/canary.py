@@ -20,6 +20,7 @@ from console.core.locking import held
 from console.core.ops import releases as rel
 from console.core.ops.bluegreen import (
     AbortWatch,
+    DeployPlan,
     DeployResult,
     _gate,
     _prune,
@@ -136,23 +137,17 @@ async def _new_run(
 ) -> CanaryRun:
     """Resolve the image, record the release and the deployment: nothing runs yet."""
     store = ctx.store
+    plan = await plan_canary_deploy(ctx, request, service, env)
     traffic = store.traffic(service.name, env.name)
-    if traffic is None or traffic.live_color is None:
-        raise Blocked(
-            f"{service.name}/{env.name}: a canary needs a live baseline; deploy the first release blue-green"
-        )
-    if store.in_progress(service.name, env.name):
-        raise Blocked(
-            f"{service.name}/{env.name}: another deployment is in progress; resume or abort it first"
-        )
-    choice = rel.parse_image_argument(service, request.image or "")
-    image_ref = await rel.resolve(ctx.fleet, env, choice)
+    assert traffic is not None  # plan_canary_deploy refuses a service with no baseline
+    image_ref = plan.image_ref
     labels = declaration(request, await image_labels(ctx, env, image_ref), service)  # type: ignore[arg-type]
     to_release = rel.record(
-        store, service.name, env.name, choice.tag, image_ref, ctx.clock.now(), labels
+        store, service.name, env.name, plan.tag, image_ref, ctx.clock.now(), labels
     )
-    baseline_color = traffic.live_color
-    canary_color = other_color(baseline_color)
+    baseline_color = plan.from_color
+    canary_color = plan.to_color
+    assert baseline_color is not None
     state: dict[str, Any] = {
         "strategy": "canary",
         "image_ref": image_ref,
@@ -184,6 +179,7 @@ async def _new_run(
         release=to_release.name,
         image=image_ref,
         strategy="canary",
+        plan=plan.to_event(),
     )
     return CanaryRun(
         ctx, service, env, deployment_id, state, to_release, traffic, baseline_color, canary_color
@@ -552,16 +548,21 @@ def _wall_after(ctx: OpContext, seconds: float | None) -> str | None:
     return iso(ctx.clock.now() + timedelta(seconds=seconds or 0))
 
 
-async def plan_canary(
+async def plan_canary_deploy(
     ctx: OpContext, request: CanaryRequest, service: ServiceConfig, env: EnvironmentTarget
-) -> DeployResult:
-    choice = rel.parse_image_argument(service, request.image or "")
-    image_ref = await rel.resolve(ctx.fleet, env, choice)
+) -> DeployPlan:
+    """Resolve the image and decide colors and steps; refuses what the run would refuse."""
     traffic = ctx.store.traffic(service.name, env.name)
     if traffic is None or traffic.live_color is None:
         raise Blocked(
             f"{service.name}/{env.name}: a canary needs a live baseline; deploy the first release blue-green"
         )
+    if ctx.store.in_progress(service.name, env.name):
+        raise Blocked(
+            f"{service.name}/{env.name}: another deployment is in progress; resume or abort it first"
+        )
+    choice = rel.parse_image_argument(service, request.image or "")
+    image_ref = await rel.resolve(ctx.fleet, env, choice)
     baseline = rel.live_release(ctx.store, traffic)
     canary_color = other_color(traffic.live_color)
     name = (
@@ -575,20 +576,43 @@ async def plan_canary(
     ]
     steps += [f"step {i}: {s.describe()}" for i, s in enumerate(service.canary_steps, 1)]
     steps.append(f"{canary_color} becomes live; {traffic.live_color} stays warm")
+    return DeployPlan(
+        service=service.name,
+        environment=env.name,
+        strategy="canary",
+        reference=choice.reference,
+        tag=choice.tag,
+        image_ref=image_ref,
+        release_name=name,
+        from_color=traffic.live_color,
+        to_color=canary_color,
+        from_release=baseline,
+        steps=tuple(steps),
+    )
+
+
+async def plan_canary(
+    ctx: OpContext, request: CanaryRequest, service: ServiceConfig, env: EnvironmentTarget
+) -> DeployResult:
+    """``--dry-run``: the plan and the LB diff of the first weighted step; changes nothing."""
+    plan = await plan_canary_deploy(ctx, request, service, env)
+    assert plan.from_color is not None
+    baseline = plan.from_release
     first_weight = next((s.weight_pct for s in service.canary_steps if s.weight_pct), 0)
-    slots = {traffic.live_color: baseline.name if baseline else "?", canary_color: name}
-    plan = plan_traffic(
+    slots = {plan.from_color: baseline.name if baseline else "?", plan.to_color: plan.release_name}
+    traffic_plan = plan_traffic(
         service,
         env,
         ctx.config.hosts,
         slots,
-        traffic.live_color,
+        plan.from_color,
         int(first_weight or 0),
-        canary_slot=canary_color,
+        canary_slot=plan.to_color,
     )
-    diff = await ctx.lbs.diff(plan)
+    diff = await ctx.lbs.diff(traffic_plan)
+    previous = baseline.name if baseline else None
     return DeployResult(
-        None, "planned", None, name, baseline.name if baseline else None, 0.0, steps, diff
+        None, "planned", None, plan.release_name, previous, 0.0, list(plan.steps), diff
     )
 
 

@@ -9,6 +9,7 @@ import random
 import pytest
 
 from console.core.config import CanaryStep
+from console.core.errors import Blocked
 from console.core.judge import AnalysisTemplate
 from console.core.ops import sampling
 from console.core.ops.bluegreen import DeployRequest, deploy_blue_green
@@ -163,3 +164,28 @@ async def test_a_canary_without_a_live_baseline_is_blocked(tmp_path, monkeypatch
     op = canary_context(tmp_path, monkeypatch, 0.01)
     with pytest.raises(Blocked, match="needs a live baseline"):
         await deploy_canary(op, CanaryRequest("web", "production", "v2"))
+
+
+async def test_the_canary_dry_run_plan_is_the_plan_the_rollout_records(tmp_path, monkeypatch):
+    op = canary_context(tmp_path, monkeypatch, 0.01)
+    await deploy_blue_green(op, DeployRequest("web", "production", "v1"))
+
+    dry = await deploy_canary(op, CanaryRequest("web", "production", "v2", dry_run=True))
+    result = await deploy_canary(op, CanaryRequest("web", "production", "v2"))
+
+    recorded = op.store.events(result.deployment_id)[0].data["plan"]
+    assert recorded["steps"] == dry.plan and recorded["strategy"] == "canary"
+    assert (recorded["from_color"], recorded["to_color"]) == ("blue", "green")
+
+
+async def test_a_canary_dry_run_during_another_rollout_is_blocked_as_the_run_would_be(
+    tmp_path, monkeypatch
+):
+    op = canary_context(tmp_path, monkeypatch, 0.01)
+    await deploy_blue_green(op, DeployRequest("web", "production", "v1"))
+    op.store.start_deployment(
+        "web", "production", "canary", "deploy", None, None, "someone", op.clock.now(), {}
+    )
+
+    with pytest.raises(Blocked, match="another deployment is in progress"):
+        await deploy_canary(op, CanaryRequest("web", "production", "v2", dry_run=True))
