@@ -22,14 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.stack import bench_stack  # noqa: E402
 from console.core.ops import releases as rel  # noqa: E402
-from console.core.ops.bluegreen import (  # noqa: E402
-    DeployRequest,
-    _running_slots,
-    apply_traffic,
-    deploy_blue_green,
-)
+from console.core.ops.bluegreen import DeployRequest, deploy_blue_green  # noqa: E402
 from console.core.ops.canary import CanaryRequest, deploy_canary  # noqa: E402
 from console.core.ops.instances import start_slot, stop_slot  # noqa: E402
+from console.core.ops.rollout import apply_traffic, running_slots  # noqa: E402
 from console.core.ops.verify import instance_counts  # noqa: E402
 from engines.loadgen import LoadStats, run_load  # noqa: E402
 
@@ -68,7 +64,7 @@ async def argo_run(stack, stats: LoadStats) -> float:
     canary = "green" if baseline == "blue" else "blue"
     image = await rel.resolve(op.fleet, env, rel.parse_image_argument(service, "v3"))
     await start_slot(op.fleet, service, env, canary, "v3", image, track="canary")
-    slots = await _running_slots(op, service, env)
+    slots = await running_slots(op, service, env)
     before = await instance_counts(op.fleet, env, canary)
     await apply_traffic(op, service, env, slots, baseline, 5, canary_slot=canary)
     started = time.monotonic()

@@ -18,23 +18,21 @@ from console.core.config import CanaryStep, EnvironmentTarget, ServiceConfig
 from console.core.errors import Blocked, InvalidInput, OperationFailed, ShipdeckError
 from console.core.locking import held
 from console.core.ops import releases as rel
-from console.core.ops.bluegreen import (
-    AbortWatch,
-    DeployPlan,
-    DeployResult,
-    _gate,
-    _prune,
-    _running_slots,
-    apply_traffic,
-    declaration,
-    image_labels,
-    other_color,
-    record_traffic,
-    target,
-)
+from console.core.ops.bluegreen import DeployPlan, DeployResult, declaration
 from console.core.ops.context import OpContext
 from console.core.ops.instances import check_slot_healthy, start_slot, stop_slot
 from console.core.ops.resume import claim_interrupted
+from console.core.ops.rollout import (
+    AbortWatch,
+    apply_traffic,
+    check_release_gate,
+    image_labels,
+    other_color,
+    prune_releases,
+    record_traffic,
+    running_slots,
+    target,
+)
 from console.core.ops.traffic import plan_traffic
 from console.core.ops.verify import run_smoke_tests
 from console.core.store import Release, TrafficRecord
@@ -265,7 +263,7 @@ class CanaryRun:
         self.emit("healthy", f"canary {self.to_release.name} healthy on {self.canary_color}")
         passed = await run_smoke_tests(ctx.fleet, service, env, self.canary_color)
         self.emit("smoke_passed", f"{len(passed)} smoke checks passed", checks=passed)
-        _gate(ctx, service, env, self.to_release, self.baseline)
+        check_release_gate(ctx, service, env, self.to_release, self.baseline)
         self.persist("started", canary_started=True)
 
     async def recheck(self) -> None:
@@ -277,7 +275,7 @@ class CanaryRun:
             await self.set_weight(int(self.state["weight_pct"]))
 
     async def set_weight(self, weight: int) -> None:
-        slots = await _running_slots(self.ctx, self.service, self.env)
+        slots = await running_slots(self.ctx, self.service, self.env)
         if self.canary_color not in slots:
             raise OperationFailed(f"canary {self.to_release.name} is not running on every host")
         self.persist(f"weight {weight}%", weight_pct=weight)
@@ -465,7 +463,7 @@ class CanaryRun:
     async def become_live(self) -> None:
         """100%: the canary color becomes live; the baseline stays warm."""
         ctx, service, env = self.ctx, self.service, self.env
-        slots = await _running_slots(ctx, service, env)
+        slots = await running_slots(ctx, service, env)
         await apply_traffic(
             ctx,
             service,
@@ -485,7 +483,7 @@ class CanaryRun:
         ctx.store.mark_release(self.to_release.id, ctx.clock.now(), live=True, healthy=True)
         self.persist("done", weight_pct=100)
         ctx.store.finish_deployment(self.deployment_id, "succeeded", None, ctx.clock.now())
-        await _prune(ctx, service, env)
+        await prune_releases(ctx, service, env)
         baseline = self.baseline.name if self.baseline else "-"
         text = (
             f"{service.name}/{env.name}: canary {self.to_release.name} promoted to 100%"
@@ -499,7 +497,7 @@ class CanaryRun:
         ctx, service, env = self.ctx, self.service, self.env
         problems: list[str] = []
         try:
-            slots = await _running_slots(ctx, service, env)
+            slots = await running_slots(ctx, service, env)
             if self.baseline_color in slots:
                 keep = {k: v for k, v in slots.items() if k != self.canary_color}
                 await apply_traffic(

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from console.core.errors import Blocked, ExitCode, ShipdeckError
 from console.core.ops import releases as rel
-from console.core.ops.bluegreen import target
 from console.core.ops.context import OpContext
 from console.core.ops.rollback import pick_target, rollback
+from console.core.ops.rollout import target
 
 
 @dataclass

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 
 from console.core.errors import Blocked, ExitCode, ShipdeckError
 from console.core.ops import releases as rel
-from console.core.ops.bluegreen import DeployRequest, deploy_blue_green, target
+from console.core.ops.bluegreen import DeployRequest, deploy_blue_green
 from console.core.ops.canary import CanaryRequest, deploy_canary
 from console.core.ops.context import OpContext
 from console.core.ops.rollback import rollback
+from console.core.ops.rollout import target
 from console.core.ops.verify import post_deploy_verify
 
 

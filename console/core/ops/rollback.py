@@ -16,16 +16,16 @@ from console.core.clock import iso
 from console.core.config import EnvironmentTarget, ServiceConfig
 from console.core.errors import Blocked, ExitCode, InvalidInput, ShipdeckError
 from console.core.ops import releases as rel
-from console.core.ops.bluegreen import (
-    _running_slots,
-    apply_traffic,
-    other_color,
-    record_traffic,
-    target,
-)
 from console.core.ops.context import OpContext
 from console.core.ops.gate import check_swap
 from console.core.ops.instances import check_slot_healthy, start_slot, stop_slot
+from console.core.ops.rollout import (
+    apply_traffic,
+    other_color,
+    record_traffic,
+    running_slots,
+    target,
+)
 from console.core.ops.traffic import plan_traffic
 from console.core.store import Release, TrafficRecord
 
@@ -203,7 +203,7 @@ async def plan_rollback(
     """Decide colors, mode and steps from the store and what the hosts run now."""
     traffic = ctx.store.traffic(service.name, env.name)
     live = rel.live_release(ctx.store, traffic)
-    slots = await _running_slots(ctx, service, env)
+    slots = await running_slots(ctx, service, env)
     live_color = traffic.live_color if traffic else None
     warm_color = next((c for c in ("blue", "green") if slots.get(c) == chosen.name), None)
     mode = "warm" if warm_color else "cold"
