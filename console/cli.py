@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 from console.cli_commands.context import CliContext
 from console.cli_commands.output import Output
 from console.core.errors import ConfigInvalid, ExitCode, InvalidInput, ShipdeckError
+from engines.redact import redact_urls_in
 
 # Command modules in console/cli_commands, in the order --help lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -144,6 +145,11 @@ def run(argv: Sequence[str] | None = None, output: Output | None = None) -> int:
     except ShipdeckError as error:
         out.error(error.code, error.message, int(error.exit_code))
         return int(error.exit_code)
+    except SystemExit as done:
+        # --help and --version print and "exit": in-process callers get the code back.
+        if done.code is None or isinstance(done.code, int):
+            return int(done.code or 0)
+        return int(ExitCode.INVALID)
     if args.command is None:
         return _open_console(args, out)
     ctx = CliContext(args, out)
@@ -151,7 +157,10 @@ def run(argv: Sequence[str] | None = None, output: Output | None = None) -> int:
         handler: Any = args.handler
         return int(asyncio.run(handler(args, ctx)))
     except ConfigInvalid as error:
-        out.error(error.code, error.message, int(error.exit_code), details=error.errors)
+        details = [_redact_secret_keys(line) for line in error.errors]
+        out.error(
+            error.code, _redact_secret_keys(error.message), int(error.exit_code), details=details
+        )
         return int(error.exit_code)
     except ShipdeckError as error:
         out.error(error.code, error.message, int(error.exit_code))
@@ -161,6 +170,18 @@ def run(argv: Sequence[str] | None = None, output: Output | None = None) -> int:
         return 130
     finally:
         ctx.close()
+
+
+def _redact_secret_keys(line: str) -> str:
+    """A config error about a webhook or Prometheus URL, with the URL in it redacted.
+
+    The loader quotes the value it rejects, and a rejected webhook URL still
+    carries its token. Other errors keep their URLs (``ssh://user@host:port``
+    hints are useful and hold no secret).
+    """
+    if "webhooks" in line or "prometheus_url" in line:
+        return redact_urls_in(line)
+    return line
 
 
 def _open_console(args: argparse.Namespace, out: Output) -> int:

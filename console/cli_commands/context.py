@@ -13,6 +13,7 @@ from console.core.clock import Clock, operator_identity
 from console.core.config import Config, default_state_path, load_config, locate_config
 from console.core.errors import Blocked, InvalidInput
 from console.core.store import StateStore, open_store
+from console.core.text import printable
 
 
 class CliContext:
@@ -73,7 +74,7 @@ class CliContext:
             return
         if not sys.stdin.isatty():
             raise Blocked(f"{action}: confirmation required: pass --yes (stdin is not a terminal)")
-        answer = input(f"{action}? [y/N] ").strip().lower()
+        answer = input(f"{printable(action)}? [y/N] ").strip().lower()
         if answer not in ("y", "yes"):
             raise Blocked(f"{action}: not confirmed")
 

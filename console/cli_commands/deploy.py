@@ -8,6 +8,7 @@ from console.cli_commands.context import CliContext
 from console.cli_commands.opsupport import op_context, print_plan
 from console.core.errors import InvalidInput
 from console.core.ops.context import OpContext
+from console.core.text import printable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -95,7 +96,7 @@ async def handle_deploy(args: argparse.Namespace, ctx: CliContext) -> int:
     summary.pop("plan", None)
     summary.pop("lb_diff", None)
     text = f"{args.service}/{args.env}: {result.outcome}" + (
-        f": {result.reason}" if result.reason else ""
+        f": {printable(result.reason)}" if result.reason else ""
     )
     ctx.out.event("summary", text, **summary)
     return result.exit_code

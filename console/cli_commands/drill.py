@@ -6,6 +6,7 @@ import argparse
 
 from console.cli_commands.context import CliContext
 from console.cli_commands.opsupport import op_context
+from console.core.text import printable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,6 +31,6 @@ async def handle_drill(args: argparse.Namespace, ctx: CliContext) -> int:
             f"roll-forward to {result.live_release} {result.rollforward_s:.2f}s"
         )
     else:
-        text = f"{args.service}/{args.env}: drill failed: {result.reason}"
+        text = f"{args.service}/{args.env}: drill failed: {printable(str(result.reason))}"
     ctx.out.event("summary", text, **result.to_dict())
     return result.exit_code

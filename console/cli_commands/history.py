@@ -8,6 +8,7 @@ from console.cli_commands.context import CliContext
 from console.core.clock import iso, parse_iso
 from console.core.errors import InvalidInput
 from console.core.store import Deployment, StateStore
+from console.core.text import printable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,10 +17,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     history.add_argument("--limit", type=int, default=20, help="page size (default 20)")
     history.add_argument("--since", help="only deployments started at or after this ISO 8601 time")
     history.add_argument(
-        "--before", type=int, metavar="ID", help="page: deployments older than this id"
+        "--before", type=_deployment_id, metavar="ID", help="page: deployments older than this id"
     )
     history.add_argument("--events", action="store_true", help="include each deployment's events")
     history.set_defaults(handler=handle_history)
+
+
+def _deployment_id(text: str) -> int:
+    """An id SQLite can hold: a 30-digit ``--before`` is invalid input, not an OverflowError."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid id: {text!r}") from None
+    if not 1 <= value <= 2**63 - 1:
+        raise argparse.ArgumentTypeError(f"{text[:30]}: expected a deployment id (1 or more)")
+    return value
 
 
 def deployment_doc(deployment: Deployment, store: StateStore) -> dict:
@@ -77,16 +89,22 @@ async def handle_history(args: argparse.Namespace, ctx: CliContext) -> int:
         docs.append(doc)
     next_before = rows[-1].id if len(rows) == args.limit else None
     lines = []
+    # Operator, reason, release names and event messages were typed by people (or
+    # quote engines): one line each, nothing a terminal obeys. JSON keeps them whole.
     for doc in docs:
         duration = f"{doc['duration_s']:.1f}s" if doc["duration_s"] is not None else "running"
+        change = f"{printable(doc['from_release'] or '-')} → {printable(doc['to_release'] or '-')}"
         lines.append(
             f"#{doc['id']:<5} {doc['started_at'][:19]}  {doc['service']}/{doc['environment']}  "
-            f"{doc['from_release'] or '-'} → {doc['to_release'] or '-'}  {doc['kind']}/{doc['strategy']}  "
-            f"{doc['operator']}  {doc['outcome']}  {duration}"
-            + (f"  ({doc['reason']})" if doc["reason"] else "")
+            f"{change}  {doc['kind']}/{doc['strategy']}  "
+            f"{printable(doc['operator'])}  {doc['outcome']}  {duration}"
+            + (f"  ({printable(doc['reason'])})" if doc["reason"] else "")
         )
         for event in doc.get("events", []):
-            lines.append(f"        {event['ts'][11:19]} {event['kind']}: {event['message']}")
+            lines.append(
+                f"        {event['ts'][11:19]} {printable(event['kind'])}: "
+                f"{printable(event['message'])}"
+            )
     if not lines:
         lines.append("no deployments")
     elif next_before:

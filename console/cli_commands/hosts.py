@@ -7,6 +7,7 @@ import argparse
 from console.cli_commands.context import CliContext
 from console.core.errors import ExitCode
 from console.core.fleet import probe_hosts_factory
+from console.core.text import printable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,19 +30,21 @@ async def handle_hosts(args: argparse.Namespace, ctx: CliContext) -> int:
             )
     view = await probe_hosts_factory(config)(names)
     lines = []
+    # Errors and container labels come from the hosts, not from shipdeck: one line each.
     for name in names:
         host = view[name]
         if not host["reachable"]:
-            lines.append(f"{name}: UNREACHABLE — {host['error']}")
+            lines.append(f"{name}: UNREACHABLE — {printable(str(host['error']))}")
             continue
         lines.append(
-            f"{name}: docker {host['docker_version']}, {len(host['containers'])} shipdeck containers"
+            f"{name}: docker {printable(str(host['docker_version']))}, "
+            f"{len(host['containers'])} shipdeck containers"
         )
         for c in host["containers"]:
-            slot = "/".join(p for p in (c["color"], c["track"]) if p)
-            lines.append(
-                f"  {c['service']:<16} {c['release']:<14} {slot:<14} {c['state']:<9} {c['health']}"
-            )
+            slot = printable("/".join(str(p) for p in (c["color"], c["track"]) if p))
+            service, release = printable(str(c["service"])), printable(str(c["release"]))
+            state, health = printable(str(c["state"])), printable(str(c["health"]))
+            lines.append(f"  {service:<16} {release:<14} {slot:<14} {state:<9} {health}")
     ctx.out.document({"hosts": [{"name": n, **view[n]} for n in names]}, "\n".join(lines))
     unreachable = [n for n in names if not view[n]["reachable"]]
     return int(ExitCode.UNREACHABLE) if unreachable else 0

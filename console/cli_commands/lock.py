@@ -10,6 +10,7 @@ from console.core.clock import iso
 from console.core.errors import Blocked, InvalidInput
 from console.core.locking import describe_lock
 from console.core.store import Lock
+from console.core.text import printable
 
 # A manual lock is held until unlocked: its lease never lapses on its own.
 MANUAL_LEASE_S = 10 * 365 * 24 * 3600.0
@@ -51,7 +52,8 @@ async def handle_lock(args: argparse.Namespace, ctx: CliContext) -> int:
         raise Blocked(f"{args.service}: {describe_lock(current, ctx.clock)}")  # type: ignore[arg-type]
     store.audit(ctx.operator, "lock", args.service, args.reason, ctx.now())
     ctx.out.document(
-        {"locked": _lock_doc(ours, ctx)}, f"{args.service}: locked by {ours.holder}: {ours.reason}"
+        {"locked": _lock_doc(ours, ctx)},
+        f"{args.service}: locked by {printable(ours.holder)}: {printable(ours.reason)}",
     )
     return 0
 
@@ -80,6 +82,6 @@ async def handle_unlock(args: argparse.Namespace, ctx: CliContext) -> int:
             "service": args.service,
             "forced": action == "force-unlock",
         },
-        f"{args.service}: unlocked (was held by {current.holder})",
+        f"{args.service}: unlocked (was held by {printable(current.holder)})",
     )
     return 0

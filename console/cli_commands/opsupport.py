@@ -10,6 +10,7 @@ from typing import Any
 from console.cli_commands.context import CliContext
 from console.core.fleet import Fleet
 from console.core.ops.context import OpContext
+from console.core.text import printable
 
 
 @contextlib.asynccontextmanager
@@ -19,9 +20,10 @@ async def op_context(ctx: CliContext) -> AsyncIterator[OpContext]:
 
     def listener(event: str, message: str, fields: dict[str, Any]) -> None:
         stamp = str(fields.get("ts", ""))[11:19]
+        # Messages quote operators, reasons and engine errors: one line on a terminal.
         ctx.out.event(
             event,
-            f"{stamp} {message}",
+            f"{stamp} {printable(message)}",
             message=message,
             **{k: v for k, v in fields.items() if k != "ts"},
         )

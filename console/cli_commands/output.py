@@ -2,6 +2,12 @@
 
 Scripts parse stdout, so with ``--json`` nothing but JSON is ever printed
 there; errors go to stderr (and, with ``--json``, also as a JSON document).
+
+Text meant for a terminal never carries a control character: commands pass
+operator-supplied fields through ``console.core.text.printable`` (so a smuggled
+newline cannot forge a line), and every text write here escapes whatever a
+terminal would still obey (``\x1b``, ``\r``, bidi overrides). JSON keeps the
+strings as they are; ``json.dumps`` escapes them.
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ import json
 import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
+
+from console.core.text import printable, printable_block
 
 
 def _default(value: Any) -> Any:
@@ -41,13 +49,13 @@ class Output:
         if self.json_mode:
             self.stdout.write(to_json(document) + "\n")
         elif text:
-            self.stdout.write(text.rstrip("\n") + "\n")
+            self.stdout.write(printable_block(text.rstrip("\n")) + "\n")
         self.stdout.flush()
 
     def line(self, text: str) -> None:
         """Human progress text; silent in JSON mode (stdout stays pure JSON)."""
         if not self.json_mode:
-            self.stdout.write(text + "\n")
+            self.stdout.write(printable_block(text) + "\n")
             self.stdout.flush()
 
     def event(self, name: str, text: str | None = None, **fields: Any) -> None:
@@ -64,7 +72,8 @@ class Output:
         self, code: str, message: str, exit_code: int, details: list[str] | None = None
     ) -> None:
         for line in details or [message]:
-            self.stderr.write(f"shipdeck: error: {line}\n")
+            # One line each, whatever a lock reason or an argument quoted in it holds.
+            self.stderr.write(f"shipdeck: error: {printable(line)}\n")
         self.stderr.flush()
         if self.json_mode:
             payload: dict[str, Any] = {"code": code, "message": message, "exit_code": exit_code}

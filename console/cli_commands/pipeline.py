@@ -6,6 +6,7 @@ import argparse
 
 from console.cli_commands.context import CliContext
 from console.cli_commands.opsupport import op_context
+from console.core.text import printable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,6 +27,6 @@ async def handle_pipeline(args: argparse.Namespace, ctx: CliContext) -> int:
         result = await pipeline(op, args.service, args.image)
     text = f"{args.service}: pipeline {result.outcome}"
     if result.stage:
-        text += f" at stage {result.stage}: {result.reason}"
+        text += f" at stage {result.stage}: {printable(str(result.reason))}"
     ctx.out.event("summary", text, **result.to_dict())
     return result.exit_code

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from console.cli_commands.context import CliContext
 from console.core.clock import iso
+from console.core.text import printable
 
 if TYPE_CHECKING:
     # Imported lazily at run time (with the fleet): most commands never touch a host.
@@ -72,8 +73,9 @@ async def handle_releases(args: argparse.Namespace, ctx: CliContext) -> int:
                 "present_on": sorted(presence.get(release.digest, [])),
             }
         )
+    # Release names come from the store (tags someone chose): one line each.
     lines = [
-        f"{d['name']:<16} {'LIVE' if d['live'] else ('warm ' + d['warm_color'] if d['warm_color'] else ''):<11} "
+        f"{printable(d['name']):<16} {'LIVE' if d['live'] else ('warm ' + d['warm_color'] if d['warm_color'] else ''):<11} "
         f"last live {d['last_live_at'] or 'never':<27} {d['outcome'] or '-':<12} on {', '.join(d['present_on']) or '-'}"
         for d in docs
     ]

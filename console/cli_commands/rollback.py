@@ -6,6 +6,7 @@ import argparse
 
 from console.cli_commands.context import CliContext
 from console.cli_commands.opsupport import op_context, print_plan
+from console.core.text import printable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,6 +54,6 @@ async def handle_rollback(args: argparse.Namespace, ctx: CliContext) -> int:
     summary.pop("lb_diff", None)
     text = f"{args.service}/{args.env}: rollback {result.outcome}: {result.from_release} → {result.to_release} ({result.mode}, {result.duration_s:.1f}s)"
     if result.reason:
-        text += f": {result.reason}"
+        text += f": {printable(result.reason)}"
     ctx.out.event("summary", text, **summary)
     return result.exit_code

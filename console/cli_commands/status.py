@@ -6,6 +6,7 @@ import argparse
 
 from console.cli_commands.context import CliContext
 from console.core.status import ServiceStatus, service_statuses
+from console.core.text import printable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,42 +19,52 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def render_text(statuses: list[ServiceStatus]) -> str:
+    """One block per service/environment; every stored or probed string escaped to one line.
+
+    Lock reasons, operators, release names and host errors come from people and
+    hosts, not from shipdeck: ``printable`` keeps their newlines and escapes out of the terminal.
+    """
     lines = []
     for s in statuses:
-        live = f"{s.live_release} ({s.live_color})" if s.live_release else "nothing live"
-        standby = f", standby {s.standby_release} ({s.standby_color})" if s.standby_release else ""
+        live = f"{printable(s.live_release)} ({s.live_color})" if s.live_release else "nothing live"
+        standby = (
+            f", standby {printable(s.standby_release)} ({s.standby_color})"
+            if s.standby_release
+            else ""
+        )
         lines.append(f"{s.service}/{s.environment}: {live}{standby}")
         if s.canary_release:
-            lines.append(f"  canary {s.canary_release} at {s.canary_weight_pct}%")
+            lines.append(f"  canary {printable(s.canary_release)} at {s.canary_weight_pct}%")
         if s.in_progress:
-            p = s.in_progress
+            prog = s.in_progress
             flag = (
                 " INTERRUPTED (holder stopped) — shipdeck deploy --resume or shipdeck rollback"
-                if p["interrupted"]
+                if prog["interrupted"]
                 else ""
             )
             lines.append(
-                f"  in progress: #{p['id']} {p['kind']}/{p['strategy']} step {p['step']}{flag}"
+                f"  in progress: #{prog['id']} {prog['kind']}/{prog['strategy']} "
+                f"step {printable(str(prog['step']))}{flag}"
             )
         if s.lock:
-            lines.append(f"  {s.lock['text']}")
+            lines.append(f"  {printable(str(s.lock['text']))}")
         if s.last_deploy:
             d = s.last_deploy
             lines.append(
                 f"  last: #{d['id']} {d['kind']} {d['outcome']}"
-                + (f" ({d['reason']})" if d["reason"] else "")
+                + (f" ({printable(str(d['reason']))})" if d["reason"] else "")
             )
         for host, view in sorted(s.hosts.items()):
             state = (
-                ", ".join(view["running"]) or "nothing running"
+                ", ".join(printable(str(r)) for r in view["running"]) or "nothing running"
                 if view["reachable"]
-                else f"unreachable: {view['error']}"
+                else f"unreachable: {printable(str(view['error']))}"
             )
             lines.append(f"  host {host}: {state}")
         if s.mixed_versions:
             lines.append("  WARNING: mixed versions across hosts")
         if s.drill and s.drill.get("warning"):
-            lines.append(f"  drill: {s.drill['warning']}")
+            lines.append(f"  drill: {printable(str(s.drill['warning']))}")
     return "\n".join(lines) or "no services configured"
 
 

@@ -23,10 +23,12 @@ from typing import Any
 from textual.app import App, ScreenStackError, UnknownModeError
 from textual.binding import Binding
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from console.core.status import ServiceStatus
+from console.core.text import printable
 from console.tui.background import in_thread
 from console.tui.commands import ActionsProvider
 from console.tui.data import ConsoleData, Target
@@ -45,6 +47,7 @@ from console.tui.screens.flags import FlagsScreen
 from console.tui.screens.history import HistoryScreen
 from console.tui.screens.hosts import HostsScreen
 from console.tui.screens.overview import OverviewScreen
+from engines.redact import redact_urls_in
 
 SCREENS = Binding.Group("screens", compact=True)
 CHANGING_ACTIONS = frozenset({"rollback", "promote", "abort", "deploy", "lock"})
@@ -170,6 +173,30 @@ class ShipdeckApp(ActionFlows, App[int]):
             self.raise_notice(notice)
         self._previous = statuses
         self.statuses = {f"{s.service}/{s.environment}": s for s in statuses}
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every toast is plain text on one line, whoever raises it (screens call this too).
+
+        Toasts quote lock reasons, operators, release names and engine errors:
+        as markup, ``[red]`` would restyle a toast and ``[/x]`` would raise; raw,
+        ``\x1b[2J`` would reach the terminal. Nothing shipdeck notifies uses
+        markup, so ``markup`` is accepted for Textual's signature and ignored.
+        """
+        super().notify(
+            printable(message),
+            title=printable(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     def raise_notice(self, notice: Notice) -> None:
         self.notify(notice.message, title=notice.title, severity=notice.severity, timeout=8)  # type: ignore[arg-type]
@@ -353,7 +380,7 @@ class ShipdeckApp(ActionFlows, App[int]):
 
     def on_op_event(self, event: OpEvent) -> None:
         stamp = str(event.fields.get("ts", ""))[11:19]
-        self.last_event = f"{stamp} {event.text}".strip()
+        self.last_event = f"{stamp} {printable(event.text)}".strip()
         if event.event.endswith(("_failed", "rolled_back")):
             self.notify(event.text, severity="error", timeout=10)
         elif event.event in ("abort_requested", "promoted", "step_extended"):
@@ -400,7 +427,8 @@ def run_console(args: argparse.Namespace) -> int:
     try:
         app, close = build_app(args)
     except ShipdeckError as error:
-        print(f"shipdeck: {error.message}", file=sys.stderr)
+        # A config error may quote a rejected webhook URL, token and all.
+        print(f"shipdeck: {printable(redact_urls_in(error.message))}", file=sys.stderr)
         return int(error.exit_code)
     try:
         app.run()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from console.core.text import printable
 from console.tui.background import in_thread
 from console.tui.data import Target
 from console.tui.dialogs.confirm import ConfirmationModal
@@ -111,7 +112,7 @@ class ActionFlows(_Base):
             summary = f"{target.label}: {live or 'nothing'} → {choice.name}, {how}"
         if await self.confirm(
             f"Roll back {target.key}?",
-            summary,
+            printable(summary),
             rollback_command(target.service, target.environment, choice.name),
             confirm_label="Roll back",
             target=target,
@@ -234,16 +235,18 @@ class ActionFlows(_Base):
                 return
             if await self.confirm(
                 f"Lock {target.service}?",
-                f"{target.service}: freeze deploys in every environment: {reason}",
+                f"{target.service}: freeze deploys in every environment: {printable(reason)}",
                 lock_command(target.service, reason),
                 confirm_label="Lock",
             ):
                 await self.run_op(f"lock {target.service}", self.ops.lock, target.service, reason)
             return
         force = lock.get("holder") != self.ops.operator
-        summary = f"{target.service}: {lock.get('text') or 'locked by ' + str(lock.get('holder'))}"
+        # The lock's text quotes its holder and reason: one line each in the dialog.
+        holder = printable(str(lock.get("holder")))
+        summary = f"{target.service}: {printable(str(lock.get('text') or 'locked by ' + holder))}"
         if force:
-            summary += f"\nTake over the lock from {lock.get('holder')} (audited)."
+            summary += f"\nTake over the lock from {holder} (audited)."
         if await self.confirm(
             f"Unlock {target.service}?",
             summary,

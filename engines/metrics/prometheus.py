@@ -38,6 +38,7 @@ from engines.metrics.increments import (
     reset_times,
 )
 from engines.metrics.records import TRACKS, ArmSample, IntervalSample
+from engines.redact import redact_url, redact_urls_in
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 
@@ -129,11 +130,14 @@ class PrometheusSource:
             return await asyncio.wait_for(asyncio.to_thread(call), self.timeout_s + 1)
         except TimeoutError:
             raise QueryFailed(
-                f"prometheus at {self.url} timed out after {self.timeout_s:g}s"
+                f"prometheus at {redact_url(self.url)} timed out after {self.timeout_s:g}s"
             ) from None
         except Exception as exc:  # requests/urllib3/client errors: all mean no data
             cause = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-            raise QueryFailed(f"prometheus at {self.url} unreachable or failing: {cause}") from None
+            cause = redact_urls_in(cause, known=(self.url,))
+            raise QueryFailed(
+                f"prometheus at {redact_url(self.url)} unreachable or failing: {cause}"
+            ) from None
 
     async def _range(self, selector: str, end_ts: float, lookback_s: float) -> list[dict[str, Any]]:
         return await self._query(f"{selector}[{math.ceil(lookback_s)}s]", end_ts)

@@ -129,3 +129,11 @@ async def test_business_counters_and_gauges_are_sampled_per_arm():
     assert sample.canary.counters == {"checkouts": 7}
     assert sample.baseline.counters == {"checkouts": 90}
     assert sample.canary.gauges == {"cpu": 0.5}
+
+
+async def test_a_prometheus_password_never_reaches_the_reason():
+    url = "http://metrics:S3CRETPW@127.0.0.1:1/prom"
+    failure = ConnectionError(f"Max retries exceeded with url: {url}/api/v1/query")
+    source = PrometheusSource(url, client=FakeClient({}, fail=failure))
+    sample = await source.sample_interval("web", end_ts=60, interval_s=60)
+    assert "unreachable" in sample.reason and "S3CRETPW" not in sample.reason

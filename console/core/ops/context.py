@@ -17,6 +17,7 @@ from console.core.config import Config
 from console.core.fleet import Fleet
 from console.core.store import StateStore
 from engines.notify import send_webhooks
+from engines.redact import redact_urls_in
 
 # listener(event_name, message, fields) — the CLI prints JSON Lines, the TUI updates widgets.
 Listener = Callable[[str, str, dict[str, Any]], None]
@@ -44,7 +45,13 @@ class OpContext:
     def emit(
         self, event: str, message: str, deployment_id: int | None = None, **fields: Any
     ) -> None:
-        """Record a step (when part of a deployment) and tell every listener."""
+        """Record a step (when part of a deployment) and tell every listener.
+
+        Every URL in ``message`` is redacted first (an engine's error may quote a
+        webhook's token or a Prometheus password): the store and the listeners
+        only ever see ``scheme://host[:port]/…``.
+        """
+        message = redact_urls_in(message, known=self._secret_urls())
         now = self.clock.now()
         if deployment_id is not None:
             self.store.add_event(deployment_id, event, message, now, fields)
@@ -56,6 +63,14 @@ class OpContext:
         payload.setdefault("ts", iso(now))
         for listener in self.listeners:
             listener(event, message, payload)
+
+    def _secret_urls(self) -> tuple[str, ...]:
+        """The configured URLs that may carry a credential (webhooks, Prometheus)."""
+        urls = [u for svc in self.config.services.values() for u in svc.webhooks]
+        urls += [u for svc in self.config.services.values() for u in svc.slack_webhooks]
+        if self.config.metrics.prometheus_url:
+            urls.append(self.config.metrics.prometheus_url)
+        return tuple(urls)
 
     async def notify(self, service: str, kind: str, text: str, **fields: Any) -> None:
         """Webhook JSON POST and Slack-compatible text; failures are recorded, not raised."""
@@ -82,6 +97,7 @@ class OpContext:
             raise
         for delivery in deliveries:
             if not delivery.ok:
+                # Deliveries carry redacted URLs and errors; emit scrubs again.
                 self.emit(
                     "notification_failed",
                     f"webhook {delivery.url}: {delivery.error}",

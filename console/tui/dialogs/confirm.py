@@ -44,7 +44,7 @@ class ConfirmationModal(TypeAheadModal[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
-            yield Label(self.title_text, id="title", classes="dialog-title")
+            yield Label(self.title_text, id="title", classes="dialog-title", markup=False)
             yield Static(self.summary, id="summary", markup=False)
             if self.note:
                 yield Static(self.note, id="note", classes="dim", markup=False)

@@ -53,7 +53,7 @@ class ReleasePicker(ModalScreen[ReleaseChoice | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Label(f"Roll back {self.target.label} to…", classes="dialog-title")
+            yield Label(f"Roll back {self.target.label} to…", classes="dialog-title", markup=False)
             yield OptionList(
                 *(
                     Option(release_prompt(c, self.now), id=str(i))
@@ -88,8 +88,8 @@ class DeployDialog(TypeAheadModal[tuple[str, str] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(f"Deploy to {self.target.label}", classes="dialog-title")
-            yield Static(f"live now: {self.live or 'nothing'}", classes="dim")
+            yield Label(f"Deploy to {self.target.label}", classes="dialog-title", markup=False)
+            yield Static(f"live now: {self.live or 'nothing'}", classes="dim", markup=False)
             yield Label("Image: TAG, REPOSITORY:TAG or REPOSITORY@sha256:DIGEST")
             yield Input(placeholder="v43", id="image")
             yield Label("Strategy")
@@ -142,7 +142,9 @@ class LockDialog(TypeAheadModal[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(f"Lock {self.service}: freeze its deploys", classes="dialog-title")
+            yield Label(
+                f"Lock {self.service}: freeze its deploys", classes="dialog-title", markup=False
+            )
             yield Label("Reason (shown to whoever is blocked)")
             yield Input(placeholder="incident INC-123: investigating", id="reason")
             yield Static("Enter continues · Esc cancels", classes="dim")

@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
+from console.core.text import printable
 from console.tui.data import CanaryView, MetricView
 from console.tui.display import bar, format_ratio, format_value, time_left
 from console.tui.screens.base import ConsoleScreen
@@ -31,8 +32,13 @@ COLUMNS = [
 def summary_text(view: CanaryView, now_text: str | None) -> Text:
     text = Text(no_wrap=False)
     text.append(f"{view.service} / {view.environment}", style="bold")
-    text.append(f"  canary {view.to_release or '?'} vs baseline {view.from_release or '-'}")
-    text.append(f"  #{view.deployment_id} by {view.operator}  ")
+    # Release names, the operator and the reason come from the store: one line each.
+    to_release, from_release = (
+        printable(view.to_release or "?"),
+        printable(view.from_release or "-"),
+    )
+    text.append(f"  canary {to_release} vs baseline {from_release}")
+    text.append(f"  #{view.deployment_id} by {printable(view.operator)}  ")
     text.append_text(outcome(view.outcome.replace("_", " "), view.outcome))
     text.append("\nweight ")
     text.append(f"{bar(view.weight_pct, 10)} {view.weight_pct:>3}%", style="bold")
@@ -43,7 +49,9 @@ def summary_text(view: CanaryView, now_text: str | None) -> Text:
     text.append("  judge: ")
     text.append_text(verdict(view.overall or "pending"))
     if view.reason:
-        text.append(f"\n{view.reason}", style="bold red" if view.outcome != "succeeded" else "")
+        text.append(
+            f"\n{printable(view.reason)}", style="bold red" if view.outcome != "succeeded" else ""
+        )
     return text
 
 

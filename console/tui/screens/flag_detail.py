@@ -11,6 +11,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from console.core.text import printable, printable_block
 from console.tui.background import in_thread
 from console.tui.data import ConsoleData, FlagDetail
 from console.tui.display import stamp
@@ -21,18 +22,20 @@ def detail_text(detail: FlagDetail, tz: object = None) -> Text:
     width = max(len(label) for label, _ in detail.fields)
     for label, value in detail.fields:
         text.append(f"{label:<{width}}  ", style="bold")
-        text.append(f"{value}\n")
+        text.append(f"{printable_block(value)}\n")
     if detail.row.stale:
         text.append("\nstale\n", style="bold yellow")
         for code, message in detail.row.stale:
-            text.append(f"  ⚑ {code}: {message}\n", style="yellow")
+            text.append(f"  ⚑ {code}: {printable(message)}\n", style="yellow")
     text.append("\naudit history (newest first)\n", style="bold underline")
     if not detail.changes:
         text.append("  no recorded changes\n", style="dim")
     for change in detail.changes:
         env = change.environment or "all"
-        text.append(f"  {stamp(change.at, tz)}  {change.operator}  [{env}]  ")  # type: ignore[arg-type]
-        text.append(f"{change.summary}\n")
+        # Operators and summaries come from the audit trail: one line each, as typed.
+        who = printable(change.operator)
+        text.append(f"  {stamp(change.at, tz)}  {who}  [{printable(env)}]  ")  # type: ignore[arg-type]
+        text.append(f"{printable(change.summary)}\n")
     return text
 
 
@@ -47,7 +50,7 @@ class FlagDetailScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide tall"):
-            yield Label(f"flag {self.key}", classes="dialog-title")
+            yield Label(f"flag {printable(self.key)}", classes="dialog-title", markup=False)
             with VerticalScroll():
                 yield Static("loading…", id="flag-detail")
             yield Static("Esc: back", classes="dim")
@@ -61,7 +64,12 @@ class FlagDetailScreen(ModalScreen[None]):
         try:
             detail = await in_thread(data.flag_detail, self.key)
         except Exception as error:
-            body.update(Text(f"cannot read flag {self.key}: {error}", style="bold red"))
+            body.update(
+                Text(
+                    f"cannot read flag {printable(self.key)}: {printable(str(error))}",
+                    style="bold red",
+                )
+            )
             return
         body.update(detail_text(detail, getattr(self.app, "tz", None)))
 

@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
+from console.core.text import printable
 from console.tui.background import in_thread
 from console.tui.data import HistoryRow
 from console.tui.display import duration, stamp
@@ -107,7 +108,7 @@ class HistoryScreen(ConsoleScreen):
         other = "this service" if self.service is None else "all services"
         text = Text(f"{scope} · ", style="")
         if self.filter_text:
-            text.append(f"filter “{self.filter_text}” · ", style="bold")
+            text.append(f"filter “{printable(self.filter_text)}” · ", style="bold")
         text.append(f"{len(self.rows)} loaded{'' if not self.exhausted else ' (all)'}")
         text.append(f" · a: {other} · /: filter · Enter: timeline", style="dim")
         self.query_one("#history-scope", Static).update(text)

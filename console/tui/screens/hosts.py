@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable, RichLog, Static
 
 from console.core.status import ServiceStatus
+from console.core.text import printable, printable_block
 from console.tui.background import in_thread
 from console.tui.screens.base import ConsoleScreen
 from console.tui.screens.styles import COLOR_STYLES, styled
@@ -144,7 +145,8 @@ class HostsScreen(ConsoleScreen):
             text.append("no probe answer yet", style="dim")
         elif not view.get("reachable"):
             text.append(
-                f"unreachable: {view.get('error')} (showing nothing it ran)", style="bold red"
+                f"unreachable: {printable(str(view.get('error')))} (showing nothing it ran)",
+                style="bold red",
             )
         else:
             text.append(f"{len(view.get('containers', []))} shipdeck containers")
@@ -192,8 +194,10 @@ class HostsScreen(ConsoleScreen):
             return
         logs.clear()
         if text is None:
-            logs.write(Text(f"{host} · {container}: {message}", style="bold red"))
+            logs.write(Text(f"{host} · {container}: {printable(message)}", style="bold red"))
             return
         logs.write(Text(f"{host} · {container}", style="bold"))
         for line in text.splitlines()[-200:]:
-            logs.write(line)
+            # A log line holds whatever a client sent the app: SGR colours and other
+            # escape sequences are dropped (``from_ansi``), any other control shown escaped.
+            logs.write(Text(printable_block(Text.from_ansi(line).plain)))

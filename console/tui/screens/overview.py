@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
 from console.core.status import ServiceStatus
+from console.core.text import printable
 from console.tui.data import Target
 from console.tui.display import health_text, last_text, rollout_text
 from console.tui.screens.base import ConsoleScreen
@@ -81,21 +82,26 @@ def detail_text(target: Target, status: ServiceStatus | None, tz: object = None)
     if status is None:
         text.append("\nwaiting for the state store…", style="dim")
         return text
+    # Release names, operators, reasons, lock text and host errors are not
+    # shipdeck's words: each goes through ``printable`` (one line, no escapes).
     live = (
-        f"live {status.live_release} ({status.live_color})"
+        f"live {printable(status.live_release)} ({status.live_color})"
         if status.live_release
         else "nothing live"
     )
     text.append(f" — {live}")
     if status.standby_release:
-        text.append(f" · standby {status.standby_release} ({status.standby_color}, warm)")
+        text.append(
+            f" · standby {printable(status.standby_release)} ({status.standby_color}, warm)"
+        )
     if status.canary_release:
-        text.append(f" · canary {status.canary_release} at {status.canary_weight_pct}%")
+        text.append(f" · canary {printable(status.canary_release)} at {status.canary_weight_pct}%")
     progress = status.in_progress
     if progress:
         text.append(
             f"\nrollout #{progress.get('id')} {progress.get('kind')}/{progress.get('strategy')} "
-            f"by {progress.get('operator')}: {progress.get('step') or 'starting'}"
+            f"by {printable(str(progress.get('operator')))}: "
+            f"{printable(str(progress.get('step') or 'starting'))}"
         )
         if progress.get("interrupted"):
             text.append(
@@ -104,22 +110,24 @@ def detail_text(target: Target, status: ServiceStatus | None, tz: object = None)
                 style="bold red",
             )
     if status.lock:
-        text.append(f"\n{status.lock.get('text')}", style="yellow")
+        text.append(f"\n{printable(str(status.lock.get('text')))}", style="yellow")
     if status.last_deploy:
         last = status.last_deploy
         text.append(f"\nlast: #{last.get('id')} {last.get('kind')} ")
         text.append(str(last.get("outcome")), style=outcome("", last.get("outcome")).style)
         if last.get("reason"):
-            text.append(f": {last.get('reason')}")
+            text.append(f": {printable(str(last.get('reason')))}")
     if status.hosts:
         text.append("\nhosts: ")
         for i, (host, view) in enumerate(sorted(status.hosts.items())):
             if i:
                 text.append(" · ")
             if view.get("reachable"):
-                text.append(f"{host} {', '.join(view.get('running') or ['nothing running'])}")
+                running = ", ".join(printable(str(r)) for r in view.get("running") or [])
+                text.append(f"{host} {running or 'nothing running'}")
             else:
-                text.append(f"{host} unreachable: {view.get('error')}", style="bold red")
+                error = printable(str(view.get("error")))
+                text.append(f"{host} unreachable: {error}", style="bold red")
         if status.mixed_versions:
             text.append("  MIXED VERSIONS", style="bold red")
     drill = status.drill or {}

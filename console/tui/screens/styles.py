@@ -1,11 +1,18 @@
 """Rich styles for words the on-call scans for: outcomes, verdicts, colors, health.
 
 Colour only ever doubles a word that is there anyway, so ``NO_COLOR`` loses nothing.
+
+Every cell is a ``Text`` (never markup, so ``[red]`` in a lock reason shows as
+typed) holding one line with no character a terminal obeys: operators, reasons,
+release names and event messages are typed by people and go through
+``printable`` here, the one place table cells are made.
 """
 
 from __future__ import annotations
 
 from rich.text import Text
+
+from console.core.text import printable
 
 OUTCOME_STYLES = {
     "succeeded": "green",
@@ -19,7 +26,7 @@ COLOR_STYLES = {"blue": "bold blue", "green": "bold green", "canary": "bold yell
 
 
 def styled(text: str, style: str = "") -> Text:
-    return Text(text, style=style, no_wrap=True, overflow="ellipsis")
+    return Text(printable(text), style=style, no_wrap=True, overflow="ellipsis")
 
 
 def outcome(text: str, word: str | None = None) -> Text:
@@ -34,7 +41,7 @@ def release(name: str | None, color: str | None, extra: str = "") -> Text:
     if not name:
         return styled("-", "dim")
     text = Text(no_wrap=True, overflow="ellipsis")
-    text.append(name, style="bold")
+    text.append(printable(name), style="bold")
     if color:
         text.append(f" {color}", style=COLOR_STYLES.get(color, ""))
     if extra:

@@ -11,6 +11,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, Static
 
+from console.core.text import printable
 from console.tui.background import in_thread
 from console.tui.data import ConsoleData, HistoryRow
 from console.tui.display import clock_time, duration
@@ -32,14 +33,18 @@ class TimelineScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         row = self.row
         with Vertical(classes="dialog wide tall"):
+            # Not markup, one line: the operator and release names were typed by people.
             yield Label(
-                f"#{row.id} {row.service}/{row.environment}: {row.from_release or '-'} → "
-                f"{row.to_release or '-'} ({row.kind}/{row.strategy}) by {row.operator}",
+                printable(
+                    f"#{row.id} {row.service}/{row.environment}: {row.from_release or '-'} → "
+                    f"{row.to_release or '-'} ({row.kind}/{row.strategy}) by {row.operator}"
+                ),
                 classes="dialog-title",
+                markup=False,
             )
             yield Static(outcome(f"{row.outcome} · {duration(row.duration_s)}", row.outcome))
             if row.reason:
-                yield Static(row.reason, classes="warning", markup=False)
+                yield Static(printable(row.reason), classes="warning", markup=False)
             yield DataTable(id="events", cursor_type="row", zebra_stripes=True)
             yield Static("Esc: back", classes="dim")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from console.core.text import printable
 from console.tui.data import Target
 
 
@@ -36,4 +37,6 @@ class StatusLine(Static):
 
     def show(self, parts: list[str], warning: bool) -> None:
         self.set_class(warning, "-warning")
-        self.update(Text(" · ".join(p for p in parts if p), no_wrap=True, overflow="ellipsis"))
+        # Parts quote errors and the last event's message: one line, nothing a terminal obeys.
+        line = " · ".join(printable(p) for p in parts if p)
+        self.update(Text(line, no_wrap=True, overflow="ellipsis"))
