@@ -3,14 +3,20 @@
 The flags file is ``--flags PATH``, else the config's ``flags_path``, else
 ``./config/flags.toml``. Every write goes through ``FlagStore.mutate`` (file lock,
 atomic replace) and is recorded in the state store's flag audit. Invalid keys,
-percentages outside 0–100 and unknown flags exit 2 with the file unchanged;
+percentages outside 0–100, unknown flags and an invalid flags file exit 2 with the
+file unchanged; a file system that refuses the write exits 1, file unchanged;
 ``kill`` and ``delete`` need ``--yes`` when stdin is not a terminal.
+
+Text output quotes operator-supplied strings (descriptions, owners, notes, user
+ids, override values) with control characters escaped, so a flags file cannot
+drive the terminal; ``--json`` keeps them, JSON-escaped.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from dataclasses import replace
 from datetime import date
@@ -18,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from console.core.errors import Blocked, InvalidInput
+from console.core.text import printable
 from console.flags.evaluate import FlagFile
 from console.flags.lifecycle import cleanup_ticket_text, find_stale, new_flag
 from console.flags.model import (
@@ -38,6 +45,8 @@ from console.flags.refs import scan_references
 from console.flags.store import FlagStore
 
 DEFAULT_FLAGS_PATH = Path("config/flags.toml")
+# ASCII digits only: int() also takes "١٠" and "1_0", and str.isdigit() takes "²".
+_PERCENT_TEXT = re.compile(r"\s*([0-9]{1,3})%?\s*", re.ASCII)
 
 DESCRIPTION = """Feature flags in a TOML file: flip them here, evaluate them in-process
 (from console.flags import FlagFile). Every change is locked, atomic and audited."""
@@ -50,7 +59,8 @@ process overrides (simplest setups): SHIPDECK_FLAG_<KEY>=on|off|<percent>, the k
 upper-cased with - and . as _, e.g. SHIPDECK_FLAG_NEW_CHECKOUT_FLOW=25. An override
 replaces the flag's state in the process that has it; `flags list` shows it.
 
-Invalid keys, percentages outside 0-100 and unknown flags exit 2, file unchanged."""
+Invalid keys, percentages outside 0-100, unknown flags and an invalid flags file
+exit 2, file unchanged; a flags file or directory that cannot be written exits 1."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -174,7 +184,12 @@ def _mutate(args: argparse.Namespace, ctx: Any, fn: Any) -> FlagSet:
     """Validate the key, then change the file under its lock and audit the change."""
     require_key(args.key)
     store = _store(args, ctx)
-    return store.mutate(fn, ctx.operator, ctx.store().record_flag_change, now=ctx.now)
+
+    def audit(*record: Any) -> None:
+        # Opened only once a change is written: a refused command creates no state DB.
+        ctx.store().record_flag_change(*record)
+
+    return store.mutate(fn, ctx.operator, audit, now=ctx.now)
 
 
 def _envs(args: argparse.Namespace) -> tuple[str, ...]:
@@ -189,11 +204,10 @@ def _state(flag: Flag, env: str) -> str:
 
 
 def _percent(text: str) -> int:
-    try:
-        value = int(text.strip().removesuffix("%"))
-    except ValueError:
-        raise InvalidInput(f"invalid percentage {text!r}: must be an integer 0–100") from None
-    return require_percent(value)
+    match = _PERCENT_TEXT.fullmatch(text)
+    if match is None:
+        raise InvalidInput(f"invalid percentage {text[:20]!r}: must be an integer 0–100")
+    return require_percent(int(match.group(1)))
 
 
 def _overrides(flags: FlagSet) -> dict[str, Override]:
@@ -244,19 +258,19 @@ async def handle_list(args: argparse.Namespace, ctx: Any) -> int:
                 flag.key,
                 flag.type,
                 flag.stage,
-                flag.owner,
+                printable(flag.owner),
                 *(_state(flag, env) for env in ENVIRONMENTS),
                 flag.cleanup_by.isoformat() if flag.cleanup_by else "-",
             ]
         )
         if flag.key in overrides:
-            notes.append(f"override: {flag.key}: {overrides[flag.key].describe()}")
+            notes.append(f"override: {flag.key}: {printable(overrides[flag.key].describe())}")
     if len(flags):
         text = _table(rows)
     elif not path.exists():
-        text = f"no flags file at {path} (shipdeck flags create KEY --owner O --type T creates it)"
+        text = f"no flags file at {printable(str(path))} (shipdeck flags create KEY --owner O --type T creates it)"
     else:
-        text = f"no flags in {path}"
+        text = f"no flags in {printable(str(path))}"
     if notes:
         text += "\n\n" + "\n".join(notes)
     doc = {
@@ -273,8 +287,8 @@ async def handle_show(args: argparse.Namespace, ctx: Any) -> int:
     flag = flags.require(args.key)
     override = _overrides(flags).get(flag.key)
     lines = [
-        f"{flag.key}: {flag.description or '(no description)'}",
-        f"  owner        {flag.owner}",
+        f"{flag.key}: {printable(flag.description) or '(no description)'}",
+        f"  owner        {printable(flag.owner)}",
         f"  type         {flag.type}",
         f"  stage        {flag.stage}",
         f"  created      {flag.created.isoformat()}",
@@ -286,17 +300,17 @@ async def handle_show(args: argparse.Namespace, ctx: Any) -> int:
         lines.append(f"  {env:<12} {_state(flag, env)}{since}")
     lines += [
         f"  stickiness   {flag.stickiness}",
-        f"  allow        {', '.join(flag.allow) or '-'}",
-        f"  deny         {', '.join(flag.deny) or '-'}",
-        f"  rules        {'; '.join(r.describe() for r in flag.rules) or '-'}",
+        f"  allow        {printable(', '.join(flag.allow)) or '-'}",
+        f"  deny         {printable(', '.join(flag.deny)) or '-'}",
+        f"  rules        {printable('; '.join(r.describe() for r in flag.rules)) or '-'}",
         f"  cleanup_by   {flag.cleanup_by.isoformat() if flag.cleanup_by else '-'}",
-        f"  ticket       {flag.cleanup_ticket or '-'}",
-        f"  notes        {flag.notes or '-'}",
+        f"  ticket       {printable(flag.cleanup_ticket) or '-'}",
+        f"  notes        {printable(flag.notes) or '-'}",
         f"  changed      {flag.last_changed_at.isoformat() if flag.last_changed_at else '-'}"
-        f" by {flag.last_changed_by or '-'}",
+        f" by {printable(flag.last_changed_by) or '-'}",
     ]
     if override is not None:
-        lines.append(f"  override     {override.describe()}")
+        lines.append(f"  override     {printable(override.describe())}")
     ctx.out.document(_flag_doc(flag, override), "\n".join(lines))
     return 0
 
@@ -316,8 +330,16 @@ async def handle_explain(args: argparse.Namespace, ctx: Any) -> int:
         context["user_id"] = args.user
     evaluator = FlagFile(path, env, watch=False)
     explanation = evaluator.explain(args.key, context=context)
-    ctx.out.document(explanation.to_json(), str(explanation))
+    evaluator.close()
+    text = "\n".join(printable(line) for line in _explanation_lines(explanation))
+    ctx.out.document(explanation.to_json(), text)
     return 0
+
+
+def _explanation_lines(explanation: Any) -> list[str]:
+    """``str(explanation)`` as lines, each step one line even if a value holds a newline."""
+    head = str(explanation).partition("\n")[0]  # the key is validated: no newline in it
+    return [head, *(f"  {i}. {step}" for i, step in enumerate(explanation.steps, 1))]
 
 
 async def handle_stale(args: argparse.Namespace, ctx: Any) -> int:
@@ -325,10 +347,10 @@ async def handle_stale(args: argparse.Namespace, ctx: Any) -> int:
     findings = find_stale(FlagStore(path).load(), ctx.now())
     if findings:
         rows = [["KEY", "REASON", "OWNER", "DETAIL"]]
-        rows += [[f.key, f.code, f.owner, f.message] for f in findings]
+        rows += [[f.key, f.code, printable(f.owner), printable(f.message)] for f in findings]
         text = _table(rows)
     else:
-        text = f"no stale flags in {path}"
+        text = f"no stale flags in {printable(str(path))}"
     ctx.out.document({"flags_path": str(path), "stale": [f.to_json() for f in findings]}, text)
     return 0
 
@@ -346,7 +368,7 @@ async def handle_refs(args: argparse.Namespace, ctx: Any) -> int:
             lines.append(f"{key}: no references — safe to delete")
             continue
         lines.append(f"{key}: {len(references)} reference(s)")
-        lines += [f"  {ref}" for ref in references]
+        lines += [f"  {printable(str(ref))}" for ref in references]
     doc = {
         "root": str(root),
         "flags": {
@@ -388,9 +410,13 @@ async def handle_create(args: argparse.Namespace, ctx: Any) -> int:
 
     written = _mutate(args, ctx, create).require(args.key)
     ticket = cleanup_ticket_text(written, str(flags_path(args, ctx)))
+    shown = replace(
+        written, owner=printable(written.owner), description=printable(written.description)
+    )
+    shown_ticket = cleanup_ticket_text(shown, printable(str(flags_path(args, ctx))))
     text = (
-        f"created {written.key} ({written.type}, owner {written.owner}): off everywhere\n\n"
-        f"Cleanup ticket — file it now:\n\n{ticket}"
+        f"created {written.key} ({written.type}, owner {printable(written.owner)}): off everywhere\n\n"
+        f"Cleanup ticket — file it now:\n\n{shown_ticket}"
     )
     return _done(ctx, written, text, cleanup_ticket_text=ticket)
 
@@ -481,7 +507,7 @@ async def handle_target(args: argparse.Namespace, ctx: Any) -> int:
         return flags.with_flag(flag)
 
     flag = _mutate(args, ctx, target).require(args.key)
-    text = (
+    text = printable(
         f"{flag.key}: allow [{', '.join(flag.allow)}], deny [{', '.join(flag.deny)}], "
         f"rules [{'; '.join(r.describe() for r in flag.rules)}]"
     )

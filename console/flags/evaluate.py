@@ -14,8 +14,11 @@ for the environment this process runs in into a small tuple:
 
 A daemon thread polls the file's stat signature every ``poll_interval_s`` and swaps
 in a new compiled table (one attribute assignment, atomic under the GIL). A file
-that fails to parse keeps the last good flags and is reported in ``last_error``.
-Evaluation never raises into the caller's request path.
+that fails to parse, cannot be read, or was truncated to nothing after flags had
+loaded keeps the last good flags and is reported in ``last_error`` (logged once per
+new error, never per evaluation). Evaluation never raises into the caller's request
+path, and what goes wrong there (a bad override, a failing context value) is logged
+once per flag, not once per request.
 """
 
 from __future__ import annotations
@@ -41,9 +44,11 @@ from console.flags.model import (
     overrides_for,
     parse_flags,
     parse_override,
+    read_flags_file,
     require_environment,
     require_key,
     semver_key,
+    shown_text,
 )
 
 _log = logging.getLogger("console.flags")
@@ -73,7 +78,18 @@ def bucket(key: str, identifier: object) -> int:
     unsigned, seed 0, of ``"<key>:<identifier>"``, ``% 100 + 1``. A user is in the
     rollout when ``bucket <= percent``, so growing the percentage only adds users.
     """
-    return _hash(f"{key}:{identifier}", 0, False) % 100 + 1
+    return _hash(_hashable(f"{key}:{identifier}"), 0, False) % 100 + 1
+
+
+def _hashable(text: str) -> str | bytes:
+    """``text`` as mmh3 can hash it: mmh3 5.x crashes the process on a lone surrogate.
+
+    Identifiers decoded with ``surrogateescape`` (``os.environ``, file names, some
+    HTTP stacks) carry lone surrogates. UTF-8 with ``surrogatepass`` gives the same
+    bytes mmh3 hashes for every valid string, so no existing assignment moves.
+    ``str.isascii()`` is O(1), which keeps the common case free.
+    """
+    return text if text.isascii() else text.encode("utf-8", "surrogatepass")
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,6 +350,8 @@ class FlagFile:
         self._listeners: list[Callable[[str | None], None]] = []
         self._stop = threading.Event()
         self._synthetic: dict[str, tuple] = {}
+        self._warned: set[tuple[str, str]] = set()
+        self._failed: set[str] = set()
         self.last_error: str | None = None
         self._snapshot = compile_flags(FlagSet(), environment, self._environ)
         self._fast: dict[str, tuple] = self._snapshot.fast
@@ -364,12 +382,13 @@ class FlagFile:
                     user_id = context.get("user_id") if context is not None else None
                     if user_id is None:
                         return False
-                return _hash(f"{compiled[1]}{user_id}", 0, False) % 100 < compiled[2]
+                text = f"{compiled[1]}{user_id}"
+                return _hash(_hashable(text), 0, False) % 100 < compiled[2]
             if kind == _FULL:
                 return compiled[1].evaluate(user_id, context).value
             return kind == _ON
-        except Exception:  # never break the caller's request over a flag
-            _log.exception("flag %r: evaluation failed", key)
+        except Exception as exc:  # never break the caller's request over a flag
+            self._report_failure(key, exc)
             return False
 
     # -- detailed evaluation -----------------------------------------------------------------
@@ -424,7 +443,7 @@ class FlagFile:
                 )
             return compiled.evaluate(user_id, context, trace)
         except Exception as exc:  # the request path must never see an exception
-            _log.exception("flag %r: evaluation failed", key)
+            self._report_failure(key, exc)
             if trace is not None:
                 trace.append(f"evaluation failed: {exc!r}")
             return Evaluation(key, default, ERROR, None, GENERAL, str(exc))
@@ -432,28 +451,54 @@ class FlagFile:
     def _missing(self, key: str) -> tuple:
         """A key not in the file: an env override alone can define it, else off.
 
-        Results are memoised per key (at most ``_MISSING_CACHE_MAX`` keys per file
-        version) so the simplest no-file setup is still a dict lookup.
+        Results — including "off" for an invalid key, no override or a bad one —
+        are memoised per key (at most ``_MISSING_CACHE_MAX`` keys per file version)
+        so the simplest no-file setup is still a dict lookup, and a bad override is
+        warned about once, not on every call.
         """
         cached = self._synthetic.get(key)
         if cached is not None:
             return cached
+        entry = _MISSING
         try:
             require_key(key)
+            variable = override_variable(key)
+            raw = self._environ.get(variable)
+            override = parse_override(variable, raw) if raw is not None else None
+            if override is not None and override.error is not None:
+                self._warn_override(override)
+            elif override is not None:
+                stub = Flag(key=key, owner="(override)", type="operational", created=_EPOCH)
+                entry = (_FULL, CompiledFlag(stub, self.environment, override))
         except ShipdeckError:
-            return _MISSING
-        variable = override_variable(key)
-        raw = self._environ.get(variable)
-        override = parse_override(variable, raw) if raw is not None else None
-        if override is None or override.error is not None:
-            if len(self._synthetic) < _MISSING_CACHE_MAX:
-                self._synthetic[key] = _MISSING
-            return _MISSING
-        stub = Flag(key=key, owner="(override)", type="operational", created=_EPOCH)
-        compiled = CompiledFlag(stub, self.environment, override)
-        entry = (_FULL, compiled)
-        self._synthetic[key] = entry
+            pass  # not a valid key: no flag can have it, so it is simply off
+        except Exception as exc:  # a bug here must not fail (or log) every request
+            self._report_failure(key, exc)
+        if len(self._synthetic) < _MISSING_CACHE_MAX or entry is not _MISSING:
+            self._synthetic[key] = entry
         return entry
+
+    def _warn_override(self, override: Override) -> None:
+        """One warning per bad ``SHIPDECK_FLAG_*`` value, however often it is met."""
+        seen = (override.variable, override.raw)
+        if seen in self._warned or len(self._warned) >= _MISSING_CACHE_MAX:
+            return
+        self._warned.add(seen)
+        _log.warning("flags: ignoring override %s", override.describe())
+
+    def _report_failure(self, key: object, exc: Exception) -> None:
+        """Log a failed evaluation once per key (with its traceback: it is a bug or a
+        hostile context value); later failures of the same key only return the default."""
+        name = shown_text(key) if isinstance(key, str) else f"<{type(key).__name__}>"
+        if name in self._failed or len(self._failed) >= _MISSING_CACHE_MAX:
+            return
+        self._failed.add(name)
+        _log.warning(
+            "flag %s: evaluation failed, returning the default (logged once per flag): %s",
+            name,
+            shown_text(f"{type(exc).__name__}: {exc}"),
+            exc_info=exc,
+        )
 
     # -- file version management -------------------------------------------------------------
 
@@ -482,8 +527,24 @@ class FlagFile:
             signature = _signature(self.path)
             error: str | None = None
             try:
-                text = self.path.read_text(encoding="utf-8")
-                flags = parse_flags(text, str(self.path))
+                text = read_flags_file(self.path)
+                if not text.strip() and len(self._snapshot.flags):
+                    # A file that had flags does not become empty on purpose: an editor
+                    # or `>` truncated it, maybe mid-write. Turning every flag off (kill
+                    # switches included) is the worst reading of that.
+                    error = (
+                        f"{self.path}: flags file is empty (truncated?); "
+                        "to remove every flag, write 'version = 1'"
+                    )
+                else:
+                    flags = parse_flags(text, str(self.path))
+                    snapshot = compile_flags(
+                        flags,
+                        self.environment,
+                        self._environ,
+                        signature,
+                        self._snapshot.version + 1,
+                    )
             except FileNotFoundError:
                 error = f"{self.path}: flags file not found"
             except OSError as exc:
@@ -492,14 +553,14 @@ class FlagFile:
                 errors = getattr(exc, "errors", None) or [str(exc)]
                 error = "; ".join(errors)
             except Exception as exc:  # a bug must not take evaluation down with it
-                error = f"{self.path}: {exc!r}"
+                error = f"{self.path}: {type(exc).__name__}: {shown_text(str(exc))}"
             if error is None:
-                snapshot = compile_flags(
-                    flags, self.environment, self._environ, signature, self._snapshot.version + 1
-                )
                 self._synthetic = {}
                 self._snapshot = snapshot
                 self._fast = snapshot.fast
+                for override in snapshot.overrides.values():
+                    if override.error is not None:
+                        self._warn_override(override)
             else:
                 # Remember the signature so a broken file is reported once, not every poll.
                 self._snapshot = _with_signature(self._snapshot, signature)

@@ -11,13 +11,17 @@ flattened into ``<env>_enabled`` / ``<env>_percent`` / ``<env>_changed_at`` so a
 flip is a one-line diff. tomli-w drops comments, so anything a human must keep
 about a flag lives in fields (``description``, ``notes``), never in comments.
 
-Imports stay stdlib-only (plus ``console.core.errors``): applications import this
+Imports stay stdlib-only (plus ``console.core.errors`` and ``console.core.text``,
+both dependency-free): applications import this
 through ``console.flags`` and must not pay for the console.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import stat
+import time
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -25,6 +29,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from console.core.errors import ConfigInvalid, InvalidInput
+from console.core.text import printable
 
 KEY_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
 FLAG_TYPES = ("release", "experiment", "operational", "kill-switch", "permission")
@@ -34,12 +39,27 @@ RULE_OPS = ("equals", "in", "semver_eq", "semver_gt", "semver_gte", "semver_lt",
 DEFAULT_STICKINESS = "user_id"
 FILE_VERSION = 1
 OVERRIDE_PREFIX = "SHIPDECK_FLAG_"
+# A flags file is a few KiB; anything past this is a mistake (or /dev/zero), not flags.
+MAX_FILE_BYTES = 4 * 1024 * 1024
+# Reading a FIFO or device gives up after this long instead of hanging the caller.
+READ_TIMEOUT_S = 2.0
+# One problem per line is useful; a 4 MiB file of typos is not 100k lines of stderr.
+MAX_PROBLEMS = 20
+# Long enough for any real value, short enough that a message stays one readable line.
+_SHOWN_CHARS = 80
+# Longer than any real version; bounds the work (and int() digits) per context value.
+_SEMVER_MAX_CHARS = 256
+# ``on``/``off``/``100%`` are short: a longer value is a mistake, never parsed.
+_OVERRIDE_MAX_CHARS = 32
+# ASCII digits only: str.isdigit() also accepts "²" and other digits int() refuses.
+_OVERRIDE_PERCENT = re.compile(r"[0-9]{1,3}%?", re.ASCII)
 
 _ATTRIBUTE_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
 _SEMVER = re.compile(
-    r"v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
     r"(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
-    r"(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?"
+    r"(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?",
+    re.ASCII,  # "\d" would match other scripts' digits; context values are untrusted
 )
 
 
@@ -224,10 +244,11 @@ class Override:
     error: str | None = None
 
     def describe(self) -> str:
+        raw = shown_text(self.raw)
         if self.error:
-            return f"{self.variable}={self.raw} (ignored: {self.error})"
+            return f"{self.variable}={raw} (ignored: {self.error})"
         state = "off" if not self.enabled else f"{self.percent}%"
-        return f"{self.variable}={self.raw} ({state})"
+        return f"{self.variable}={raw} ({state})"
 
 
 # -- field validation (one-line messages, CLI exit 2) ----------------------------------------
@@ -272,6 +293,8 @@ def semver_key(text: str) -> tuple | None:
 
     Pre-releases sort before their release; numeric identifiers before alphanumeric.
     """
+    if len(text) > _SEMVER_MAX_CHARS:
+        return None
     match = _SEMVER.fullmatch(text.strip())
     if match is None:
         return None
@@ -288,16 +311,26 @@ def override_variable(key: str) -> str:
 
 
 def parse_override(variable: str, raw: str) -> Override:
-    """``on`` | ``off`` | an integer percentage 0–100 (a trailing ``%`` is allowed)."""
+    """``on`` | ``off`` | an integer percentage 0–100 (a trailing ``%`` is allowed).
+
+    Never raises: the value comes from the environment, and a typo there must
+    leave the flag's file state in force, not take evaluation down.
+    """
+    if not isinstance(raw, str) or len(raw) > _OVERRIDE_MAX_CHARS:
+        return Override(variable, raw, None, 0, _OVERRIDE_ERROR)
     value = raw.strip().lower()
     if value == "on":
         return Override(variable, raw, True, 100)
     if value == "off":
         return Override(variable, raw, False, 0)
-    digits = value.removesuffix("%")
-    if digits.isdigit() and 0 <= int(digits) <= 100:
-        return Override(variable, raw, True, int(digits))
-    return Override(variable, raw, None, 0, "expected on, off or a percentage 0–100")
+    if _OVERRIDE_PERCENT.fullmatch(value):
+        percent = int(value.removesuffix("%"))
+        if percent <= 100:
+            return Override(variable, raw, True, percent)
+    return Override(variable, raw, None, 0, _OVERRIDE_ERROR)
+
+
+_OVERRIDE_ERROR = "expected on, off or a percentage 0–100"
 
 
 def overrides_for(keys: Iterable[str], environ: Mapping[str, str]) -> dict[str, Override]:
@@ -311,13 +344,91 @@ def overrides_for(keys: Iterable[str], environ: Mapping[str, str]) -> dict[str, 
     return found
 
 
+# -- reading the file (bounded) ---------------------------------------------------------------
+
+
+def read_flags_file(path: str | os.PathLike[str]) -> str:
+    """The file's text, reading at most ``MAX_FILE_BYTES`` + 1 bytes from any file type.
+
+    ``stat().st_size`` says nothing about ``/dev/zero`` or a FIFO, so the size is
+    bounded by what is read, and a FIFO or device is read without blocking, for
+    at most ``READ_TIMEOUT_S``. Raises ``OSError`` (missing, unreadable, a FIFO
+    nobody writes) or ``ConfigInvalid`` (too large, not UTF-8), never a bare
+    ``UnicodeDecodeError`` or ``MemoryError``.
+    """
+    source = os.fspath(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    fd = os.open(source, flags | getattr(os, "O_CLOEXEC", 0))
+    try:
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        data = _read_bounded(fd, MAX_FILE_BYTES + 1, None if regular else READ_TIMEOUT_S)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigInvalid(
+            [f"{source}: flags file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB"]
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigInvalid([f"{source}:{line}: not valid UTF-8 (byte {exc.start})"]) from None
+
+
+def _read_bounded(fd: int, limit: int, timeout_s: float | None) -> bytes:
+    """Up to ``limit`` bytes; with ``timeout_s``, poll a non-blocking fd until then."""
+    import select
+
+    chunks: list[bytes] = []
+    total = 0
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while total < limit:
+        try:
+            chunk = os.read(fd, min(1024 * 1024, limit - total))
+        except BlockingIOError:
+            remaining = 0.0 if deadline is None else deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no data within {timeout_s:g}s (a FIFO or device?)") from None
+            select.select([fd], [], [], remaining)
+            continue
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
+
+
 # -- parsing with file:line messages ---------------------------------------------------------
+
+
+def shown_text(text: str) -> str:
+    """``text`` for a one-line message: control characters escaped, clipped.
+
+    Flag files and environments are operator-supplied; a message quoting them
+    must neither span lines nor carry escape sequences to the terminal.
+    """
+    if len(text) > _SHOWN_CHARS:
+        text = text[:_SHOWN_CHARS] + "…"
+    return printable(text)
+
+
+def _shown(value: object) -> str:
+    """``repr``-style quoting for messages, clipped (a 4 MiB value stays one short line)."""
+    if isinstance(value, str):
+        text = repr(value[: _SHOWN_CHARS + 1])
+    else:
+        try:
+            text = repr(value)
+        except RecursionError:  # a value nested hundreds deep
+            text = f"<deeply nested {type(value).__name__}>"
+    return shown_text(text)
 
 
 _HEADER = re.compile(
     r"""^\s*\[\[?\s*flags\s*\.\s*(?:"([^"]*)"|'([^']*)'|([A-Za-z0-9_-]+))\s*(\.[^\]]*)?\]\]?"""
 )
 _ANY_HEADER = re.compile(r"^\s*\[")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]{1,100}")
 _ASSIGN = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
 
 
@@ -360,7 +471,9 @@ class _Locator:
 
 
 def _dotted(key: str) -> str:
-    return f'"{key}"' if "." in key else key
+    if KEY_PATTERN.fullmatch(key) or _BARE_KEY.fullmatch(key):
+        return f'"{key}"' if "." in key else key
+    return _shown(key)
 
 
 class _Problems:
@@ -374,8 +487,9 @@ class _Problems:
     def add(self, key: str, field_name: str | None, problem: str) -> None:
         line = self.locator.line(key, field_name)
         where = f"{self.source}:{line}" if line else self.source
-        path = f"flags.{_dotted(key)}" + (f".{field_name}" if field_name else "")
-        self.messages.append(f"{where}: {path}: {problem}")
+        shown_field = field_name if _BARE_KEY.fullmatch(field_name or "") else _shown(field_name)
+        path = f"flags.{_dotted(key)}" + (f".{shown_field}" if field_name else "")
+        self.messages.append(f"{where}: {path}: {shown_text_long(problem)}")
 
 
 _FLAG_FIELDS = {
@@ -397,21 +511,44 @@ _FLAG_FIELDS = {
 } | {f"{env}_{name}" for env in ENVIRONMENTS for name in ("enabled", "percent", "changed_at")}
 
 
-def parse_flags(text: str, source: str = "flags.toml") -> FlagSet:
-    """Parse and validate a flags file; ``ConfigInvalid`` lists every problem, one a line."""
+def shown_text_long(text: str) -> str:
+    """A whole message line: control characters escaped, clipped at a few hundred chars."""
+    if len(text) > 4 * _SHOWN_CHARS:
+        text = text[: 4 * _SHOWN_CHARS] + "…"
+    return printable(text)
+
+
+def _toml(text: str, source: str) -> dict[str, Any]:
+    """``tomllib.loads`` with every way it can fail as one ``file:line`` message."""
     try:
-        doc = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line = re.search(r"at line (\d+)", str(exc))
         where = f"{source}:{line.group(1)}" if line else source
-        raise ConfigInvalid([f"{where}: invalid TOML: {exc}"]) from None
+        raise ConfigInvalid([f"{where}: invalid TOML: {shown_text_long(str(exc))}"]) from None
+    except RecursionError:
+        # tomllib recurses once per nested array/inline table; 3000 levels overflow.
+        raise ConfigInvalid([f"{source}:1: invalid TOML: nested too deeply"]) from None
+    except ValueError:
+        # int() refuses more than sys.get_int_max_str_digits() digits (4300).
+        long_number = re.search(r"[0-9_]{1000,}", text)
+        line = text.count("\n", 0, long_number.start()) + 1 if long_number else 1
+        raise ConfigInvalid([f"{source}:{line}: invalid TOML: number too long"]) from None
+
+
+def parse_flags(text: str, source: str = "flags.toml") -> FlagSet:
+    """Parse and validate a flags file; ``ConfigInvalid`` lists every problem, one a line.
+
+    At most ``MAX_PROBLEMS`` problems are listed, then how many more there were.
+    """
+    doc = _toml(text, source)
     problems = _Problems(source, _Locator(text))
     for name in doc:
         if name not in ("version", "flags"):
-            problems.messages.append(f"{source}: {name}: unknown top-level key")
+            problems.messages.append(f"{source}: {_shown(name)}: unknown top-level key")
     version = doc.get("version", FILE_VERSION)
-    if version != FILE_VERSION:
-        problems.messages.append(f"{source}: version: unsupported version {version!r}")
+    if isinstance(version, bool) or version != FILE_VERSION:
+        problems.messages.append(f"{source}: version: unsupported version {_shown(version)}")
     tables = doc.get("flags", {})
     flags: dict[str, Flag] = {}
     if not isinstance(tables, dict):
@@ -422,7 +559,10 @@ def parse_flags(text: str, source: str = "flags.toml") -> FlagSet:
         if flag is not None:
             flags[key] = flag
     if problems.messages:
-        raise ConfigInvalid(problems.messages)
+        shown = problems.messages[:MAX_PROBLEMS]
+        if len(problems.messages) > MAX_PROBLEMS:
+            shown.append(f"{source}: {len(problems.messages) - MAX_PROBLEMS} more problems")
+        raise ConfigInvalid(shown)
     return FlagSet(flags)
 
 
@@ -533,7 +673,7 @@ def _rule(item: object) -> Rule | str:
         return "must be a table with attribute, op and value(s)"
     unknown = set(item) - {"attribute", "op", "value", "values"}
     if unknown:
-        return f"unknown field {sorted(unknown)[0]!r}"
+        return f"unknown field {_shown(sorted(unknown)[0])}"
     attribute, op = item.get("attribute"), item.get("op")
     if not isinstance(attribute, str) or not _ATTRIBUTE_PATTERN.fullmatch(attribute):
         return "attribute must be a context attribute name"
@@ -552,7 +692,7 @@ def _rule(item: object) -> Rule | str:
     if not isinstance(value, str):
         return f"op {op!r} needs value = a string"
     if op.startswith("semver") and semver_key(value) is None:
-        return f"value {value!r} is not a semantic version (MAJOR.MINOR.PATCH)"
+        return f"value {_shown(value)} is not a semantic version (MAJOR.MINOR.PATCH)"
     return Rule(attribute, op, (value,))
 
 

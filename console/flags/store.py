@@ -6,10 +6,16 @@ current file, apply the change function, write a temp file in the same directory
 fsync, rename over the original, fsync the directory, then record each changed
 flag in the audit log — all under the lock, so no writer loses another's change and
 readers (``FlagFile`` watchers, humans) only ever see a complete, valid file.
+
+A change that is refused (unknown flag, invalid file) is refused before the lock is
+taken, so it leaves nothing on disk, not even a lock file. Files this module creates
+(the flags file, its lock file) are 0600; an existing flags file keeps its mode.
+A file system that refuses the write (read-only, no permission) is one line, exit 1.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Callable
@@ -22,7 +28,11 @@ import filelock
 import tomli_w
 
 from console.core.errors import Blocked, ConfigInvalid, InvalidInput, OperationFailed
-from console.flags.model import ENVIRONMENTS, Flag, FlagSet, parse_flags
+from console.flags.model import ENVIRONMENTS, Flag, FlagSet, parse_flags, read_flags_file
+
+# Flags say what production runs; only the owner needs to read them.
+FILE_MODE = 0o600
+DIRECTORY_MODE = 0o700
 
 
 class AuditSink(Protocol):
@@ -50,15 +60,28 @@ class FlagStore:
         self.path = Path(path)
         self.lock_timeout_s = lock_timeout_s
         self._lock = filelock.FileLock(
-            str(self.path.with_name(f".{self.path.name}.lock")), timeout=lock_timeout_s
+            str(self.path.with_name(f".{self.path.name}.lock")),
+            timeout=lock_timeout_s,
+            mode=FILE_MODE,
         )
 
     def load(self) -> FlagSet:
-        """The current flags; a missing file is an empty set (the first write creates it)."""
+        """The current flags; a missing file is an empty set (the first write creates it).
+
+        Reads at most ``MAX_FILE_BYTES`` from any file type. An unreadable file is
+        ``OperationFailed`` (exit 1: the input may be fine, the system refused it);
+        a directory is ``InvalidInput``; a bad file is ``ConfigInvalid`` (exit 2).
+        """
         try:
-            text = self.path.read_text(encoding="utf-8")
+            text = read_flags_file(self.path)
         except FileNotFoundError:
             return FlagSet()
+        except (IsADirectoryError, NotADirectoryError):
+            raise InvalidInput(f"{self.path}: not a flags file (a directory)") from None
+        except OSError as exc:
+            raise OperationFailed(
+                f"{self.path}: cannot read flags file: {exc.strerror or exc}"
+            ) from None
         return parse_flags(text, str(self.path))
 
     def mutate(
@@ -78,14 +101,23 @@ class FlagStore:
         """
         if not operator or not operator.strip():
             raise InvalidInput("flags: an operator name is required to change flags")
+        # Dry run without the lock: a change that will be refused (unknown flag, bad
+        # file) is refused before anything — lock file, directory — is created.
+        fn(self.load())
+        self._require_writable()
         try:
+            # Before the lock: filelock would create a missing directory 0755.
+            self.path.parent.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
             self._lock.acquire()
         except filelock.Timeout:
             raise Blocked(
                 f"flags file {self.path} is locked by another writer "
                 f"(waited {self.lock_timeout_s:g}s for {self._lock.lock_file})"
             ) from None
+        except OSError as exc:
+            raise _not_writable(self.path, exc) from None
         try:
+            self._require_writable()
             old = self.load()
             new = fn(old)
             at = (now or _utc_now)().astimezone(UTC).replace(microsecond=0)
@@ -97,7 +129,10 @@ class FlagStore:
                 parse_flags(text, str(self.path))  # never write what we could not read back
             except ConfigInvalid as exc:
                 raise InvalidInput(f"flags: refusing to write an invalid file: {exc}") from None
-            self._write(text)
+            try:
+                self._write(text)
+            except OSError as exc:
+                raise _not_writable(self.path, exc) from None
             if audit is not None:
                 for key, environment, before, after in changes:
                     try:
@@ -110,10 +145,23 @@ class FlagStore:
         finally:
             self._lock.release()
 
+    def _require_writable(self) -> None:
+        """Refuse a flags file its owner made read-only: the atomic rename needs only
+        the directory's permission and would silently replace it (even as root)."""
+        try:
+            mode = self.path.stat().st_mode
+        except FileNotFoundError:
+            return
+        if not mode & 0o222 or not os.access(self.path, os.W_OK):
+            raise _not_writable(
+                self.path, OSError(errno.EACCES, "the flags file is read-only", str(self.path))
+            )
+
     def _write(self, text: str) -> None:
         """Temp file in the same directory + fsync + rename + directory fsync."""
         directory = self.path.parent
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
+        # mkstemp creates the temp file 0600 (FILE_MODE) whatever the umask.
         fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -121,9 +169,10 @@ class FlagStore:
                 handle.flush()
                 os.fsync(handle.fileno())
             try:
+                # A rewrite must not widen (or narrow) what the operator chose.
                 os.chmod(temp, self.path.stat().st_mode & 0o7777)
             except FileNotFoundError:
-                os.chmod(temp, 0o644)
+                os.chmod(temp, FILE_MODE)
             os.replace(temp, self.path)
         except BaseException:
             with _suppress_missing():
@@ -134,6 +183,13 @@ class FlagStore:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _not_writable(path: Path, exc: OSError) -> OperationFailed:
+    """Exit 1, not 2: the request was valid; the file system refused it (read-only
+    mount, no write permission on the file, its directory or the lock file)."""
+    where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(path) else ""
+    return OperationFailed(f"flags: cannot write {path}: {exc.strerror or exc}{where}; unchanged")
 
 
 class _suppress_missing:

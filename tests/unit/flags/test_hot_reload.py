@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import threading
 import time
 from dataclasses import replace
@@ -153,3 +154,64 @@ def test_a_dropped_flag_file_ends_its_watcher_thread(tmp_path):
     assert thread is not None
     thread.join(WAIT_S)
     assert not thread.is_alive()
+
+
+def test_a_file_truncated_to_zero_bytes_keeps_the_last_good_flags_and_logs_why_once(
+    tmp_path, caplog
+):
+    path = tmp_path / "flags.toml"
+    write(path, 100)
+    flags = FlagFile(path, watch=False)
+    caplog.set_level(logging.WARNING, logger="console.flags")
+    path.write_bytes(b"")
+    assert flags.reload() is False and flags.reload() is False
+    assert flags.enabled("f", user_id="u1") is True
+    assert "empty" in flags.last_error
+    assert len([r for r in caplog.records if "empty" in r.getMessage()]) == 1
+
+
+def test_an_empty_file_at_first_load_means_no_flags(tmp_path):
+    path = tmp_path / "flags.toml"
+    path.write_bytes(b"")
+    flags = FlagFile(path, watch=False)
+    assert flags.last_error is None and len(flags.flags) == 0
+
+
+def test_a_file_with_only_the_version_removes_every_flag_on_purpose(tmp_path):
+    path = tmp_path / "flags.toml"
+    write(path, 100)
+    flags = FlagFile(path, watch=False)
+    path.write_text("version = 1\n")
+    assert flags.reload() is True and flags.enabled("f", user_id="u1") is False
+
+
+def test_a_deeply_nested_file_keeps_the_last_good_flags(tmp_path):
+    path = tmp_path / "flags.toml"
+    write(path, 100)
+    flags = FlagFile(path, watch=False)
+    path.write_text("x = " + "[" * 3000 + "]" * 3000 + "\n")
+    assert flags.reload() is False
+    assert flags.last_error == f"{path}:1: invalid TOML: nested too deeply"
+    assert flags.enabled("f", user_id="u1") is True
+
+
+def test_an_unreadable_file_keeps_the_last_good_flags(tmp_path, monkeypatch):
+    path = tmp_path / "flags.toml"
+    write(path, 100)
+    flags = FlagFile(path, watch=False)
+
+    def refuse(_path):
+        raise PermissionError(13, "Permission denied", str(_path))
+
+    monkeypatch.setattr(evaluate_module, "read_flags_file", refuse)
+    assert flags.reload() is False and "Permission denied" in flags.last_error
+    assert flags.enabled("f", user_id="u1") is True
+
+
+def test_a_non_utf8_file_keeps_the_last_good_flags(tmp_path):
+    path = tmp_path / "flags.toml"
+    write(path, 100)
+    flags = FlagFile(path, watch=False)
+    path.write_bytes(b"version = 1\n# \xff\xfe\n")
+    assert flags.reload() is False and "not valid UTF-8" in flags.last_error
+    assert flags.enabled("f", user_id="u1") is True

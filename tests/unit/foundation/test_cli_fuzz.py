@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -76,8 +75,14 @@ argvs = st.tuples(
 
 
 @pytest.fixture(scope="module")
-def options() -> list[str]:
-    root = Path(tempfile.mkdtemp(prefix="shipdeck-cli-fuzz-"))
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fuzzed commands' working directory: a fuzzed ``--state J`` writes here,
+    never into the checkout."""
+    return tmp_path_factory.mktemp("cli-fuzz")
+
+
+@pytest.fixture(scope="module")
+def options(root: Path) -> list[str]:
     config = root / "shipdeck.toml"
     config.write_text(f'flags_path = "{root / "flags.toml"}"\n' + CONFIG)
     return ["--config", str(config), "--state", str(root / "state.db")]
@@ -90,8 +95,9 @@ def options() -> list[str]:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(argv=argvs)
-def test_any_arguments_exit_0_2_3_or_4_without_a_traceback(options, monkeypatch, argv):
+def test_any_arguments_exit_0_2_3_or_4_without_a_traceback(root, options, monkeypatch, argv):
     before, command, after = argv
+    monkeypatch.chdir(root)
     # No command opens the console: not in a test; say so the way a missing build would.
     monkeypatch.setattr(cli, "_open_console", lambda args, out: 2)
     monkeypatch.setenv("SHIPDECK_OPERATOR", "fuzz")
