@@ -2,13 +2,23 @@
 
 Errors are one line each, ``FILE:LINE: dotted.path: cause``, and the whole lot
 is raised as one ``ConfigInvalid`` (exit 2). Nothing here may raise anything
-else for any input: the hypothesis fuzz test holds it to that.
+else for any input: the hypothesis fuzz tests hold it to that.
+
+Every number is read through one of ``_Table``'s range getters (``ratio``,
+``seconds``, ``duration_s``, ``integer``, ``port``), never compared by hand:
+a ``nan`` slips past ``value <= 0``, and each range is documented once, in
+``validate.py`` and ``config/shipdeck.example.toml``. Once the config is
+valid, the engines' own deploy-time checks run on it too (``deploy_checks``),
+so ``config check`` refuses whatever a deploy would.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import select
+import stat
+import time
 import tomllib
 from collections.abc import Callable
 from dataclasses import replace
@@ -30,10 +40,29 @@ from console.core.config.model import (
     SshEndpoint,
 )
 from console.core.config.validate import (
+    MAX_CONNECT_TIMEOUT_S,
+    MAX_DRILL_AGE_DAYS,
+    MAX_LOCK_LEASE_S,
+    MAX_RELEASES_TO_KEEP,
+    MAX_TIMEOUT_S,
+    MAX_VERIFY_S,
+    MAX_WINDOW_S,
+    MIN_LOCK_LEASE_S,
     check_address,
+    check_env_name,
+    check_file_path,
+    check_health_path,
+    check_http_status,
+    check_http_url,
+    check_integer,
+    check_label_prefix,
     check_name,
+    check_number,
     check_port,
+    check_publish_address,
     check_repository,
+    check_request_path,
+    check_socket_path,
     parse_duration_s,
     parse_listen,
 )
@@ -41,9 +70,28 @@ from console.core.errors import ConfigInvalid
 
 DEFAULT_STATE_PATH = Path("~/.local/state/shipdeck/state.db")
 CONFIG_CANDIDATES = (Path("shipdeck.toml"), Path("config/shipdeck.toml"))
+# A config is a page of TOML; a megabyte is a wrong file (or /dev/zero), not a config.
+MAX_CONFIG_BYTES = 1024 * 1024
+# How long a pipe or FIFO may take to deliver a whole config (nobody typing one in).
+STREAM_WAIT_S = 5.0
+# The SSH engine's user rule (engines/ssh.py); the port is bounded before int().
 _SSH_RE = re.compile(
-    r"^ssh://(?P<user>[A-Za-z0-9_][A-Za-z0-9_.-]{0,31})@(?P<host>[^:/@]+)(?::(?P<port>\d+))?$"
+    r"\Assh://(?P<user>[a-z_][a-z0-9_.-]{0,31})@(?P<host>[^:/@]+)(?::(?P<port>[0-9]{1,5}))?\Z"
 )
+# The LB names a backend "<host>-<slot>" ("-canary" is the longest) within 63 characters.
+MAX_HOST_NAME_CHARS = 63 - len("-canary")
+# Containers carry "<service>" or "<service>-<environment>", at most 40 characters
+# (engines/docker_host.py ContainerSpec), never ending in "-".
+MAX_INSTANCE_NAME_CHARS = 40
+# Integer judge parameters the analysis template leaves unbounded above: past
+# these a bound or the traffic guard never collects enough to decide.
+_ANALYSIS_INTEGER_MAX = {
+    "min_canary_requests": 10**9,
+    "min_reference_requests": 10**9,
+    "traffic_min_expected_requests": 10**9,
+    "traffic_window_intervals": 1000,
+}
+_BOUND_MIN_SAMPLES_MAX = 10_000
 _MISSING = object()
 
 
@@ -112,7 +160,7 @@ class _Table:
             self.errors.add(self.sub(key), f"expected {_kind_name(kinds)}, got boolean")
             return default if default is not _MISSING else None
         if float in kinds and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
+            return value  # the range getters convert, after bounding it
         if not isinstance(value, kinds):
             self.errors.add(self.sub(key), f"expected {_kind_name(kinds)}, got {_type_name(value)}")
             return default if default is not _MISSING else None
@@ -126,6 +174,69 @@ class _Table:
             self.errors.add(self.sub(key), error)
             return False
         return True
+
+    def number(
+        self, key: str, default: Any, low: float, high: float, *, low_inclusive: bool = False
+    ) -> float | None:
+        """A finite number in ``(low, high]`` (``[low, high]``), or None after an error."""
+        value = self.get(key, (int, float), default)
+        if value is None:
+            return None
+        result = check_number(value, low, high, low_inclusive=low_inclusive)
+        if isinstance(result, str):
+            self.errors.add(self.sub(key), result)
+            return None
+        return result
+
+    def ratio(self, key: str, default: Any) -> float | None:
+        """A share or rate: ``[0, 1]``."""
+        return self.number(key, default, 0.0, 1.0, low_inclusive=True)
+
+    def seconds(self, key: str, default: Any, high: float) -> float | None:
+        """A timeout or interval in seconds: ``(0, high]``."""
+        return self.number(key, default, 0.0, high)
+
+    def duration_s(
+        self,
+        key: str,
+        default: Any,
+        high: float = MAX_WINDOW_S,
+        *,
+        allow_zero: bool = False,
+        alternative: str = "",
+    ) -> float | None:
+        """``"10m"``/``"30s"``/``90`` → seconds in ``(0, high]`` (``[0, high]`` with
+        ``allow_zero``); ``alternative`` names another accepted value in errors."""
+        value = self.get(key, (str, int, float), default)
+        if value is None:
+            return None
+        seconds = parse_duration_s(value, high)
+        if isinstance(seconds, str):
+            self.errors.add(self.sub(key), seconds + (f" or {alternative}" if alternative else ""))
+            return None
+        if seconds <= 0 and not allow_zero:
+            self.errors.add(self.sub(key), f"invalid duration {value!r}: must be longer than 0s")
+            return None
+        return seconds
+
+    def integer(self, key: str, default: Any, low: int, high: int) -> int | None:
+        value = self.get(key, int, default)
+        if value is None:
+            return None
+        result = check_integer(value, low, high)
+        if isinstance(result, str):
+            self.errors.add(self.sub(key), result)
+            return None
+        return result
+
+    def port(self, key: str, default: Any = _MISSING) -> int | None:
+        value = self.get(key, int, default)
+        return value if self.check(key, value, check_port) else None
+
+    def checked(self, key: str, default: Any, checker: Callable[[Any], str | None]) -> str | None:
+        """A string that ``checker`` accepts, or None (after an error, or when absent)."""
+        value = self.get(key, str, default)
+        return value if self.check(key, value, checker) else None
 
     def string_list(self, key: str, default: Any = _MISSING) -> list[str]:
         value = self.get(key, list, default)
@@ -169,14 +280,67 @@ def _kind_name(kinds: tuple[type, ...]) -> str:
 
 def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
     """Read and validate a config file; raise ``ConfigInvalid`` with every error."""
-    display = str(path)
+    display = _printable(str(path))
+    data = _read_bounded(path, display)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigInvalid(
+            [f"{display}:1: cannot read config: not UTF-8 ({error.reason})"]
+        ) from None
+    return replace(parse_config(text, display, path, env), path=path)
+
+
+def _read_bounded(path: Path, display: str) -> bytes:
+    """At most ``MAX_CONFIG_BYTES`` (+1, to tell "too large") from any kind of file,
+    bounded by reading, never by ``stat()``: /dev/zero and pipes report size 0.
+
+    Opened non-blocking, so a FIFO nobody writes to cannot hang ``open()``; a
+    pipe or device gets ``STREAM_WAIT_S`` in all to deliver, a regular file is
+    read as usual."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise ConfigInvalid([f"{display}: config file not found"]) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigInvalid([f"{display}: cannot read config: {error}"]) from None
-    return replace(parse_config(text, display, path, env), path=path)
+    except (OSError, ValueError) as error:
+        raise ConfigInvalid([f"{display}: cannot read config: {_one_line(error)}"]) from None
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        stream = not stat.S_ISREG(os.fstat(fd).st_mode)
+        if not stream:
+            os.set_blocking(fd, True)
+        poller = select.poll()  # not select(): it refuses descriptors past FD_SETSIZE
+        poller.register(fd, select.POLLIN)
+        deadline = time.monotonic() + STREAM_WAIT_S
+        while size <= MAX_CONFIG_BYTES:
+            if stream:
+                remaining_ms = int((deadline - time.monotonic()) * 1000)
+                if remaining_ms <= 0 or not poller.poll(remaining_ms):
+                    raise ConfigInvalid(
+                        [f"{display}: cannot read config: no end of data within {STREAM_WAIT_S:g}s"]
+                    )
+            try:
+                chunk = os.read(fd, MAX_CONFIG_BYTES + 1 - size)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as error:
+        raise ConfigInvalid([f"{display}: cannot read config: {_one_line(error)}"]) from None
+    finally:
+        os.close(fd)
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigInvalid(
+            [f"{display}:1: config file is larger than {MAX_CONFIG_BYTES // 1024} KiB"]
+        )
+    return b"".join(chunks)
+
+
+def _one_line(error: BaseException) -> str:
+    return _printable(getattr(error, "strerror", None) or str(error) or type(error).__name__)
 
 
 def parse_config(
@@ -192,13 +356,29 @@ def parse_config(
         match = re.search(r"\(at line (\d+), column \d+\)", message)
         line = match.group(1) if match else "1"
         cause = re.sub(r"\s*\(at line \d+, column \d+\)", "", message) or "invalid TOML"
-        raise ConfigInvalid([f"{display}:{line}: invalid TOML: {cause}"]) from None
+        raise ConfigInvalid([f"{display}:{line}: invalid TOML: {_printable(cause)}"]) from None
+    except RecursionError:
+        raise ConfigInvalid([f"{display}:1: invalid TOML: nested too deeply"]) from None
+    except ValueError:
+        # tomllib lets int()'s digit limit (4300 digits) escape as a plain ValueError.
+        raise ConfigInvalid(
+            [f"{display}:{_long_number_line(text)}: invalid TOML: number too long"]
+        ) from None
     errors = _Errors(display, LineIndex(text))
-    base_dir = path.parent if path is not None else Path.cwd()
+    base_dir = (path.parent if path is not None else Path.cwd()).absolute()
     config = _build(data, errors, base_dir, env)
+    if not errors.items and config is not None:
+        from console.core.config.deploy_checks import check_with_engines
+
+        check_with_engines(config, errors.add)
     if errors.items or config is None:
         raise ConfigInvalid(errors.items or [f"{display}: invalid config"])
     return config
+
+
+def _long_number_line(text: str) -> int:
+    match = re.search(r"[0-9_]{4000,}", text)
+    return text.count("\n", 0, match.start()) + 1 if match else 1
 
 
 def _resolve_path(value: str, base_dir: Path) -> Path:
@@ -215,9 +395,11 @@ def _build(
     metrics = _read_metrics(root, errors)
     templates = _read_templates(root, errors)
     services = _read_services(root, errors, hosts, lbs, templates)
-    flags_raw = root.get("flags_path", str, "flags.toml")
-    state_raw = root.get("state_path", str, None)
-    lease_s = root.get("lock_lease_s", (int, float), 30.0)
+    flags_raw = root.checked("flags_path", "flags.toml", check_file_path)
+    state_raw = root.checked("state_path", None, check_file_path)
+    lease_s = root.number(
+        "lock_lease_s", 30.0, MIN_LOCK_LEASE_S, MAX_LOCK_LEASE_S, low_inclusive=True
+    )
     keymap_table = _Table(
         root.raw("keymap") if root.raw("keymap") is not _MISSING else {}, "keymap", errors
     )
@@ -227,8 +409,6 @@ def _build(
         if not isinstance(value, str):
             errors.add(f"keymap.{key}", f"expected a string of keys, got {_type_name(value)}")
     root.finish()
-    if lease_s is not None and lease_s <= 0:
-        errors.add("lock_lease_s", "must be positive")
     _check_duplicate_ports(services, errors)
     state_path = _resolve_path(state_raw, base_dir) if state_raw else default_state_path(env)
     return Config(
@@ -240,7 +420,7 @@ def _build(
         analysis_templates=templates,
         flags_path=_resolve_path(flags_raw or "flags.toml", base_dir),
         state_path=state_path,
-        lock_lease_s=float(lease_s or 30.0),
+        lock_lease_s=lease_s or 30.0,
         keymap=keymap,
     )
 
@@ -259,6 +439,13 @@ def _named_tables(root: _Table, key: str, errors: _Errors) -> list[tuple[str, _T
         if name_error:
             errors.add(path, name_error)
             continue
+        if key == "hosts" and len(name) > MAX_HOST_NAME_CHARS:
+            errors.add(
+                path,
+                f"host names are at most {MAX_HOST_NAME_CHARS} characters "
+                '(the load balancer names backends "<host>-canary")',
+            )
+            continue
         result.append((name, _Table(body, path, errors)))
     return result
 
@@ -271,11 +458,12 @@ def _read_hosts(root: _Table, errors: _Errors, base_dir: Path) -> dict[str, Host
         address = table.get("address", str)
         ssh: SshEndpoint | None = None
         if address is not None and address != "local":
-            match = _SSH_RE.match(address)
+            match = _SSH_RE.fullmatch(address)
             if not match:
                 errors.add(
                     table.sub("address"),
-                    f'invalid address {address!r}: expected "ssh://user@host:port" or "local"',
+                    f'invalid address {address!r}: expected "ssh://user@host:port" or "local"'
+                    + (" (user: [a-z_][a-z0-9_.-]{0,31})" if address.startswith("ssh://") else ""),
                 )
             else:
                 port = int(match.group("port") or 22)
@@ -284,14 +472,11 @@ def _read_hosts(root: _Table, errors: _Errors, base_dir: Path) -> dict[str, Host
                     errors.add(table.sub("address"), host_error)
                 else:
                     ssh = SshEndpoint(match.group("user"), match.group("host"), port)
-        socket_path = table.get("docker_socket", str, "/var/run/docker.sock")
-        known_hosts = table.get("known_hosts", str, None)
-        identity = table.get("identity_file", str, None)
-        publish = table.get("publish_address", str, "127.0.0.1")
-        table.check("publish_address", publish, check_address)
-        timeout_s = table.get("connect_timeout_s", (int, float), 10.0)
-        if timeout_s is not None and timeout_s <= 0:
-            errors.add(table.sub("connect_timeout_s"), "must be positive")
+        socket_path = table.checked("docker_socket", "/var/run/docker.sock", check_socket_path)
+        known_hosts = table.checked("known_hosts", None, check_file_path)
+        identity = table.checked("identity_file", None, check_file_path)
+        publish = table.checked("publish_address", "127.0.0.1", check_publish_address)
+        timeout_s = table.seconds("connect_timeout_s", 10.0, MAX_CONNECT_TIMEOUT_S)
         table.finish()
         if ssh is not None and known_hosts is None:
             known_hosts = "~/.ssh/known_hosts"
@@ -302,7 +487,7 @@ def _read_hosts(root: _Table, errors: _Errors, base_dir: Path) -> dict[str, Host
             known_hosts=_resolve_path(known_hosts, base_dir) if known_hosts else None,
             identity_file=_resolve_path(identity, base_dir) if identity else None,
             publish_address=publish or "127.0.0.1",
-            connect_timeout_s=float(timeout_s or 10.0),
+            connect_timeout_s=timeout_s or 10.0,
         )
     return hosts
 
@@ -335,8 +520,8 @@ def _read_load_balancers(
             errors.add(table.sub("host"), f'unknown host "{host}"')
         default_dir = "/etc/nginx/conf.d" if kind != "haproxy" else "/etc/haproxy/conf.d"
         default_main = "/etc/nginx/nginx.conf" if kind != "haproxy" else "/etc/haproxy/haproxy.cfg"
-        config_dir = table.get("config_dir", str, default_dir) or default_dir
-        main_config = table.get("main_config", str, default_main) or default_main
+        config_dir = table.checked("config_dir", default_dir, check_file_path) or default_dir
+        main_config = table.checked("main_config", default_main, check_file_path) or default_main
         if kind == "haproxy":
             validate_default: tuple[str, ...] = (
                 "haproxy",
@@ -352,9 +537,17 @@ def _read_load_balancers(
             reload_default = ("nginx", "-c", main_config, "-s", "reload")
         validate = _command(table, "validate_command", validate_default)
         reload_cmd = _command(table, "reload_command", reload_default)
-        stats = table.get("stats_socket", str, None)
-        master = table.get("master_socket", str, None)
+        stats = table.checked("stats_socket", None, check_file_path)
+        master = table.checked("master_socket", None, check_file_path)
         runtime = table.get("use_runtime_api", bool, True)
+        if (
+            kind == "haproxy"
+            and not reload_cmd
+            and master is None
+            and "master_socket" not in table.data
+        ):
+            # The HAProxy writer reloads through one or the other.
+            errors.add(table.path, "haproxy needs master_socket or reload_command")
         table.finish()
         lbs[name] = LoadBalancerConfig(
             name=name,
@@ -374,16 +567,11 @@ def _read_load_balancers(
 def _read_metrics(root: _Table, errors: _Errors) -> MetricsConfig:
     raw = root.raw("metrics")
     table = _Table({} if raw is _MISSING else raw, "metrics", errors)
-    url = table.get("prometheus_url", str, None)
-    if url is not None and not re.match(r"^https?://[^\s/]+(/\S*)?$", url):
-        errors.add("metrics.prometheus_url", f"invalid URL {url!r}")
-    interval = table.get("scrape_interval_s", (int, float), 5.0)
-    timeout = table.get("query_timeout_s", (int, float), 5.0)
-    for key, value in (("scrape_interval_s", interval), ("query_timeout_s", timeout)):
-        if value is not None and value <= 0:
-            errors.add(f"metrics.{key}", "must be positive")
+    url = table.checked("prometheus_url", None, check_http_url)
+    interval = table.seconds("scrape_interval_s", 5.0, MAX_TIMEOUT_S)
+    timeout = table.seconds("query_timeout_s", 5.0, MAX_CONNECT_TIMEOUT_S)
     table.finish()
-    return MetricsConfig(url or None, float(interval or 5.0), float(timeout or 5.0))
+    return MetricsConfig(url or None, interval or 5.0, timeout or 5.0)
 
 
 def _read_templates(root: _Table, errors: _Errors) -> dict[str, Any]:
@@ -398,6 +586,8 @@ def _read_templates(root: _Table, errors: _Errors) -> dict[str, Any]:
         if not table.ok:
             continue
         table.seen.update(table.data)
+        if not _analysis_numbers_ok(table):
+            continue
         if AnalysisTemplate is None:
             templates[name] = dict(table.data)
             continue
@@ -415,6 +605,41 @@ def _read_templates(root: _Table, errors: _Errors) -> dict[str, Any]:
     return templates
 
 
+def _analysis_numbers_ok(table: _Table) -> bool:
+    """Bound what the analysis template does not, before it sees the table.
+
+    The template checks each key's range, but calls ``math.isfinite`` on
+    integers (which raises past ~308 digits) and leaves request and sample
+    counts unbounded above. Walked without recursion: TOML nests freely.
+    """
+    ok = True
+    pending: list[tuple[str, Any]] = [(table.path, table.data)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend((f"{path}.{k}", v) for k, v in value.items())
+        elif isinstance(value, list):
+            pending.extend((f"{path}[{i}]", v) for i, v in enumerate(value))
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
+            table.errors.add(path, "number out of range: expected at most 2^53")
+            ok = False
+    for key, high in _ANALYSIS_INTEGER_MAX.items():
+        value = table.data.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and 2**53 >= value > high:
+            table.errors.add(table.sub(key), f"expected an integer at most {high}")
+            ok = False
+    bounds = table.data.get("bounds")
+    for name, rule in bounds.items() if isinstance(bounds, dict) else ():
+        samples = rule.get("min_samples") if isinstance(rule, dict) else None
+        if isinstance(samples, int) and 2**53 >= samples > _BOUND_MIN_SAMPLES_MAX:
+            table.errors.add(
+                f"{table.sub('bounds')}.{name}.min_samples",
+                f"expected an integer at most {_BOUND_MIN_SAMPLES_MAX}",
+            )
+            ok = False
+    return ok
+
+
 def _read_steps(table: _Table, templates: dict[str, Any]) -> tuple[CanaryStep, ...]:
     raw = table.raw("canary_steps")
     if raw is _MISSING:
@@ -430,27 +655,21 @@ def _read_steps(table: _Table, templates: dict[str, Any]) -> tuple[CanaryStep, .
             continue
         keys = set(step_table.data)
         if "weight" in keys:
-            weight = step_table.get("weight", int)
-            if weight is not None and not 0 < weight <= 100:
-                table.errors.add(step_table.sub("weight"), "must be an integer 1-100")
-            else:
+            weight = step_table.integer("weight", _MISSING, 1, 100)
+            if weight is not None:
                 steps.append(CanaryStep(weight_pct=weight))
         elif "pause" in keys:
-            pause = step_table.get("pause", (str, int, float))
-            if pause == "manual":
+            if step_table.data.get("pause") == "manual":
+                step_table.raw("pause")
                 steps.append(CanaryStep(manual_pause=True))
-            elif pause is not None:
-                seconds = parse_duration_s(pause)
-                if isinstance(seconds, str):
-                    table.errors.add(step_table.sub("pause"), seconds + ' or "manual"')
-                else:
+            else:
+                seconds = step_table.duration_s("pause", _MISSING, alternative='"manual"')
+                if seconds is not None:
                     steps.append(CanaryStep(pause_s=seconds))
         elif "analysis" in keys:
             name = step_table.get("analysis", str)
-            duration = parse_duration_s(step_table.get("duration", (str, int, float), "5m"))
-            if isinstance(duration, str):
-                table.errors.add(step_table.sub("duration"), duration)
-            elif name is not None:
+            duration = step_table.duration_s("duration", "5m")
+            if duration is not None and name is not None:
                 if templates and name not in templates:
                     table.errors.add(
                         step_table.sub("analysis"), f'unknown analysis template "{name}"'
@@ -480,14 +699,13 @@ def _read_smoke(table: _Table) -> tuple[SmokeCheck, ...]:
         check = _Table(item, f"{path}[{index}]", table.errors)
         if not check.ok:
             continue
-        check_path = check.get("path", str)
+        check_path = check.checked("path", _MISSING, check_request_path)
         status = check.get("status", int, 200)
+        status_ok = check.check("status", status, check_http_status)
         contains = check.get("contains", str, None)
         check.finish()
-        if check_path is not None and not check_path.startswith("/"):
-            table.errors.add(check.sub("path"), "must start with /")
-        elif check_path is not None:
-            checks.append(SmokeCheck(check_path, status or 200, contains))
+        if check_path is not None and status_ok:
+            checks.append(SmokeCheck(check_path, status, contains))
     return tuple(checks)
 
 
@@ -502,14 +720,10 @@ def _read_services(
     for name, table in _named_tables(root, "services", errors):
         if not table.ok:
             continue
-        image = table.get("image", str)
-        table.check("image", image, check_repository)
-        container_port = table.get("container_port", int, 8000)
-        table.check("container_port", container_port, check_port)
-        health_path = table.get("health_path", str, "/healthz")
-        if health_path is not None and not health_path.startswith("/"):
-            errors.add(table.sub("health_path"), "must start with /")
-        health_timeout = table.get("health_timeout_s", (int, float), 30.0)
+        image = table.checked("image", _MISSING, check_repository)
+        container_port = table.port("container_port", 8000)
+        health_path = table.checked("health_path", "/healthz", check_health_path)
+        health_timeout = table.seconds("health_timeout_s", 30.0, MAX_TIMEOUT_S)
         strategy = table.get("strategy", str, "blue-green")
         if strategy is not None and strategy not in ("blue-green", "canary"):
             errors.add(
@@ -520,21 +734,18 @@ def _read_services(
         if analysis is not None and templates and analysis not in templates:
             errors.add(table.sub("analysis"), f'unknown analysis template "{analysis}"')
         steps = _read_steps(table, templates)
-        keep = table.get("releases_to_keep", int, 5)
-        if keep is not None and keep < 0:
-            errors.add(table.sub("releases_to_keep"), "must be 0 (never prune) or more")
+        keep = table.integer("releases_to_keep", 5, 0, MAX_RELEASES_TO_KEEP)
         webhooks = table.string_list("webhooks", [])
         slack = table.string_list("slack_webhooks", [])
         for key, urls in (("webhooks", webhooks), ("slack_webhooks", slack)):
             for index, url in enumerate(urls):
-                if not re.match(r"^https?://\S+$", url):
-                    errors.add(f"{table.sub(key)}[{index}]", f"invalid URL {url!r}")
+                url_error = check_http_url(url)
+                if url_error:
+                    errors.add(f"{table.sub(key)}[{index}]", url_error)
         smoke = _read_smoke(table)
-        verify_s = parse_duration_s(table.get("post_deploy_verify", (str, int, float), "30s"))
-        if isinstance(verify_s, str):
-            errors.add(table.sub("post_deploy_verify"), verify_s)
-            verify_s = 30.0
-        max_error_rate = table.get("max_error_rate", (int, float), 0.05)
+        # 0 skips verification (tests and throwaway environments); never longer than a day.
+        verify_s = table.duration_s("post_deploy_verify", "30s", MAX_VERIFY_S, allow_zero=True)
+        max_error_rate = table.ratio("max_error_rate", 0.05)
         env_table = table.raw("env")
         container_env: dict[str, str] = {}
         if env_table is not _MISSING:
@@ -542,20 +753,24 @@ def _read_services(
                 errors.add(table.sub("env"), "expected a table of strings")
             else:
                 for key, value in env_table.items():
-                    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key) or not isinstance(value, str):
+                    if check_env_name(key) or not isinstance(value, str):
                         errors.add(f"{table.sub('env')}.{key}", 'expected NAME = "string"')
+                    elif "\0" in value:
+                        # A process environment cannot hold NUL; Docker would refuse at start.
+                        errors.add(f"{table.sub('env')}.{key}", "value contains a NUL character")
                     else:
                         container_env[key] = value
-        schema_label = table.get("schema_label", str, "shipdeck.schema")
-        drill_days = table.get("drill_max_age_days", (int, float), 7.0)
+        schema_label = table.checked("schema_label", "shipdeck.schema", check_label_prefix)
+        drill_days = table.number("drill_max_age_days", 7.0, 0.0, MAX_DRILL_AGE_DAYS)
         environments = _read_environments(table, errors, hosts, lbs)
+        _check_instance_names(name, table, environments)
         table.finish()
         services[name] = ServiceConfig(
             name=name,
             image=image or "",
             container_port=container_port or 8000,
             health_path=health_path or "/healthz",
-            health_timeout_s=float(health_timeout or 30.0),
+            health_timeout_s=health_timeout or 30.0,
             strategy=strategy if strategy in ("blue-green", "canary") else "blue-green",  # type: ignore[arg-type]
             canary_steps=steps,
             analysis=analysis or "default",
@@ -564,13 +779,30 @@ def _read_services(
             webhooks=tuple(webhooks),
             slack_webhooks=tuple(slack),
             smoke=smoke,
-            post_deploy_verify_s=float(verify_s),
-            max_error_rate=float(max_error_rate if max_error_rate is not None else 0.05),
+            post_deploy_verify_s=30.0 if verify_s is None else verify_s,
+            max_error_rate=0.05 if max_error_rate is None else max_error_rate,
             env=container_env,
             schema_label=schema_label or "shipdeck.schema",
-            drill_max_age_days=float(drill_days or 7.0),
+            drill_max_age_days=drill_days or 7.0,
         )
     return services
+
+
+def _check_instance_names(
+    name: str, table: _Table, environments: dict[str, EnvironmentTarget]
+) -> None:
+    """Containers are named after ``<service>`` (production) or
+    ``<service>-<environment>``; the Docker engine refuses longer than 40
+    characters or a trailing hyphen, so refuse it here instead of mid-deploy."""
+    for env_name in environments:
+        instance = name if env_name == "production" else f"{name}-{env_name}"
+        if len(instance) > MAX_INSTANCE_NAME_CHARS or name.endswith("-"):
+            table.errors.add(
+                table.path,
+                f'container name "{instance}" (service-environment) must be at most '
+                f'{MAX_INSTANCE_NAME_CHARS} characters and not end in "-"',
+            )
+            return
 
 
 _ENV_KEYS = ("hosts", "load_balancer", "listen", "preview_listen", "base_port", "protected")
@@ -633,10 +865,11 @@ def _read_environments(
             if isinstance(parsed, str) and merged.get(key) is not None:
                 errors.add(env.sub(key) if key in body else table.sub(key), parsed)
         base_port = env.get("base_port", int)
-        if base_port is not None and (check_port(base_port) or base_port + 2 > 65535):
+        if base_port is not None and (check_port(base_port) or base_port > 65535 - 2):
             errors.add(
                 env.sub("base_port"),
-                f"invalid base_port {base_port}: needs base..base+2 free ports",
+                "invalid base_port: expected an integer 1-65533 "
+                "(blue, green and canary use base..base+2)",
             )
             base_port = None
         protected = env.get("protected", bool, env_name == "production")
