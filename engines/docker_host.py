@@ -437,7 +437,9 @@ class DockerHost:
             raise EngineOperationFailed(
                 self.name, f"container {container.name} publishes no port to health-check"
             )
-        if not check.path.startswith("/") or any(c in check.path for c in " \r\n\0"):
+        if not check.path.startswith("/") or any(
+            c == " " or not c.isprintable() for c in check.path
+        ):
             raise InvalidTargetInput(self.name, f"health path {check.path!r} is not a URL path")
         address = self._probe_address()
         started = time.monotonic()

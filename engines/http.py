@@ -40,7 +40,7 @@ async def http_get(
 ) -> HttpResponse:
     """GET ``path``; through ``pool``/``ssh`` when given. Raises ``TargetUnreachable``."""
     name = target_name or f"{address}:{port}"
-    if not path.startswith("/") or any(c in path for c in "\r\n "):
+    if not path.startswith("/") or any(c == " " or not c.isprintable() for c in path):
         raise TargetUnreachable(name, f"refusing unsafe request path {path!r}")
     try:
         async with asyncio.timeout(timeout_s):

@@ -145,7 +145,11 @@ def _fail(source: str, key: str, problem: str) -> InvalidInput:
 
 
 def _number(source: str, key: str, value: Any, low: float, high: float, *, open_low=True) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _fail(source, key, "expected a number")
+    if isinstance(value, int) and abs(value) > 2**53:
+        raise _fail(source, key, f"expected a number in ({low:g}, {high:g}], got a huge integer")
+    if not math.isfinite(value):
         raise _fail(source, key, "expected a number")
     ok_low = value > low if open_low else value >= low
     if not ok_low or value > high:

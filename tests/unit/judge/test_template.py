@@ -101,3 +101,8 @@ def test_any_table_loads_or_is_refused_with_invalid_input(table):
         assert str(err).startswith(SOURCE)
     else:
         assert isinstance(template, AnalysisTemplate)
+
+
+def test_a_400_digit_interval_is_one_line_not_an_overflow():
+    with pytest.raises(InvalidInput, match="interval_s"):
+        AnalysisTemplate.from_mapping({"interval_s": int("9" * 400)}, "analysis.huge")
