@@ -15,6 +15,15 @@ from tests.rig.require import missing
 from tests.rig.rig import Rig, RigHost
 
 
+@pytest.fixture(autouse=True)
+def private_state_home(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """No test writes the runner's real ``~/.local/state/shipdeck``: a command run
+    without ``--state`` gets a state store in a temp dir instead."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state-home")))
+
+
 @pytest.fixture(scope="session")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     """Two SSH hosts sharing one dockerd, a local registry holding demo v1/v2/v3."""

@@ -4,6 +4,11 @@
     shipdeck analyze --samples FILE [--template NAME] [--json]
 
 Exit codes: 0 pass, 1 fail, 3 inconclusive, 2 malformed input.
+
+A samples file is refused (exit 2, one line) when it is larger than 8 MiB, has
+more than 10000 intervals or 200000 JSON objects and arrays, nests deeper than
+32 levels, or holds NaN, Infinity or a count outside [0, 2**53 - 1]; any file
+type is read (a FIFO or ``<(command)`` too), never more than the limit.
 """
 
 from __future__ import annotations

@@ -64,3 +64,11 @@ class Unreachable(ShipdeckError):
 class OperationFailed(ShipdeckError):
     exit_code = ExitCode.FAILED
     code = "failed"
+
+
+class StateStoreError(ShipdeckError):
+    """The state store (``state.db``) cannot be used: corrupt, not a database,
+    unreadable or unwritable, busy. The message names the file."""
+
+    exit_code = ExitCode.FAILED
+    code = "state_store"

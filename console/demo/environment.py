@@ -35,6 +35,20 @@ HOST_NAMES = ["demo-1", "demo-2"]
 PROMETHEUS_PORT = 19090
 
 
+def make_demo_directory(directory: Path) -> None:
+    """Create the demo directory 0700: it holds the state store, keys and config.
+
+    A directory that already exists (``--dir .`` or ``--dir /tmp``) is the user's:
+    its mode is left alone; the state store makes its own files 0600.
+    """
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(mode=0o700)
+    except FileExistsError:
+        return
+    directory.chmod(0o700)  # mkdir's mode passes through the umask
+
+
 def _rig_modules() -> Any:
     try:
         from tests.rig import edge, rig
@@ -71,8 +85,7 @@ class DemoEnvironment:
         if (directory / "environment.json").exists():
             progress(f"a previous demo left {directory}; stopping it first")
             down(directory, progress=progress)
-        directory.mkdir(parents=True, exist_ok=True)
-        directory.chmod(0o700)
+        make_demo_directory(directory)
         started: list[Any] = []
         try:
             progress("starting the rig: dockerd, registry, 2 sshd hosts, demo images v1/v2/v3 …")

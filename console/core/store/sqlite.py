@@ -4,21 +4,31 @@ Several processes write it at once (a TUI and an on-call's CLI), so every
 write is a short transaction and the lock is a lease taken with one atomic
 statement. History is paged by keyset (never OFFSET, never a full scan), so a
 million events cost the same as ten.
+
+The store holds who deployed what and why, so it is private: a state
+directory shipdeck creates is 0700 (one that already exists, such as a
+project or tmp directory, is left alone), and the database and its -wal and
+-shm files are 0600 (tightened if an older shipdeck left them 0644). No
+``sqlite3`` exception ever leaves the store: a corrupt, foreign, unreadable or
+busy file is one ``StateStoreError`` line naming the file (exit 1).
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import sqlite3
+import stat
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from console.core.errors import InvalidInput, Unreachable
+from console.core.errors import InvalidInput, StateStoreError
 from console.core.store.model import (
     AuditEntry,
     Deployment,
@@ -137,34 +147,200 @@ def _ts(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+class _CorruptValue(Exception):
+    """A stored value that cannot be decoded (a tampered or damaged row)."""
+
+
 def _dt(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise _CorruptValue(f"a timestamp is not ISO 8601: {str(text)[:40]!r}") from None
 
 
+def _json(text: str | None, default: Any = None) -> Any:
+    if not text:
+        return default
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        raise _CorruptValue(f"a JSON column is not JSON: {str(text)[:40]!r}") from None
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise _CorruptValue(f"a number column is not a number: {str(value)[:40]!r}") from None
+
+
+STATE_DIR_MODE = 0o700
+STATE_FILE_MODE = 0o600
+# What SQLite keeps next to the database in WAL mode; both hold recent writes.
+SIDE_SUFFIXES = ("-wal", "-shm")
+
+# SQLite result codes → what the store's refusal says the file is.
+_CONDITIONS = {
+    "SQLITE_CORRUPT": "corrupt or unreadable",
+    "SQLITE_NOTADB": "corrupt or unreadable",
+    "SQLITE_BUSY": "busy (another shipdeck kept it locked)",
+    "SQLITE_LOCKED": "busy (another shipdeck kept it locked)",
+    "SQLITE_READONLY": "read-only",
+    "SQLITE_CANTOPEN": "not accessible",
+    "SQLITE_PERM": "not accessible",
+    "SQLITE_AUTH": "not accessible",
+    "SQLITE_FULL": "on a full disk",
+    "SQLITE_IOERR": "unreadable or unwritable",
+}
+
+
+def _make_private_directory(directory: Path) -> None:
+    """``mkdir -p -m 700``: missing parents get the usual mode, the state directory 0700.
+
+    A directory that already exists is the user's (a project or tmp directory):
+    its mode is theirs to choose, so it is never changed.
+    """
+    if directory.is_dir():
+        return
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(mode=STATE_DIR_MODE)
+    except FileExistsError:
+        return  # made by a concurrent shipdeck, or not a directory (open says so)
+    directory.chmod(STATE_DIR_MODE)  # mkdir's mode passes through the umask
+
+
+def _make_private_file(path: Path) -> None:
+    """Create the database file 0600 before SQLite opens it (SQLite would use 0644)."""
+    if path.is_dir():
+        raise IsADirectoryError(21, "Is a directory", str(path))
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, STATE_FILE_MODE)
+    except FileExistsError:
+        return
+    os.close(fd)  # an empty file is a valid empty database
+
+
+def _tighten(path: Path) -> None:
+    """Make ``path`` 0600 if it is a regular file of ours that others may read."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return
+    if (
+        stat.S_ISREG(info.st_mode)
+        and info.st_uid == os.geteuid()
+        and stat.S_IMODE(info.st_mode) != STATE_FILE_MODE
+    ):
+        os.chmod(path, STATE_FILE_MODE)
+
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _store_errors(method: _Method) -> _Method:
+    """Turn every ``sqlite3`` error (and an undecodable row) into one ``StateStoreError``,
+    and an integer too large for SQLite into ``InvalidInput``."""
+
+    @functools.wraps(method)
+    def guarded(self: SqliteStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as error:
+            raise self._failure(error) from error
+        except _CorruptValue as error:
+            raise StateStoreError(
+                f"state store {self.path} is corrupt or unreadable: {error}"
+            ) from error
+        except OverflowError as error:  # an int SQLite cannot bind: the caller's input
+            raise InvalidInput(
+                f"state store {self.path}: a value is out of range: {error}"
+            ) from None
+
+    return guarded  # type: ignore[return-value]
+
+
+def _guard_public_methods(cls: type) -> type:
+    """Apply ``_store_errors`` to every public method, so a new one cannot forget it."""
+    for name, member in list(vars(cls).items()):
+        if not name.startswith("_") and callable(member):
+            setattr(cls, name, _store_errors(member))
+    return cls
+
+
+@_guard_public_methods
 class SqliteStore:
-    """State store on one SQLite file; safe to share across threads of one process."""
+    """State store on one SQLite file; safe to share across threads of one process.
+
+    Every public method raises ``StateStoreError`` (never a ``sqlite3`` error)
+    when the file cannot be used.
+    """
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        if str(path) != ":memory:":
+        if "\0" in str(path):
+            raise InvalidInput(f"state store {str(path)!r}: a path cannot contain a NUL byte")
+        in_memory = str(path) == ":memory:"
+        if not in_memory:
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                _make_private_directory(self.path.parent)
             except OSError as error:
-                raise Unreachable(
-                    f"state store {self.path}: cannot create directory: {error.strerror}"
+                raise StateStoreError(
+                    f"state store {self.path}: cannot create its directory: {error.strerror}"
+                ) from None
+            try:
+                _make_private_file(self.path)
+            except OSError as error:
+                raise StateStoreError(
+                    f"state store {self.path} is not accessible: {error.strerror}"
                 ) from None
         try:
             self._db = sqlite3.connect(
                 str(path), timeout=10.0, check_same_thread=False, isolation_level=None
             )
+        except sqlite3.Error as error:
+            raise self._failure(error) from error
+        self._lock = threading.RLock()
+        try:
+            self._refuse_a_foreign_database()
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.execute("PRAGMA busy_timeout=10000")
-        except sqlite3.Error as error:
-            raise Unreachable(f"state store {self.path}: cannot open: {error}") from None
-        self._lock = threading.RLock()
-        self.migrate()
+            self.migrate()
+            if not in_memory:
+                # Only now is the file known to be a state store (never chmod a file
+                # --state named by mistake). WAL mode made -wal and -shm; SQLite gives
+                # new ones the database's mode, an older shipdeck left them 0644.
+                for suffix in ("", *SIDE_SUFFIXES):
+                    _tighten(self.path.with_name(self.path.name + suffix))
+        except BaseException as error:
+            self._db.close()
+            if isinstance(error, sqlite3.Error):
+                raise self._failure(error) from error
+            if isinstance(error, OSError):
+                raise StateStoreError(
+                    f"state store {self.path}: cannot make its files private: {error.strerror}"
+                ) from None
+            raise
+
+    def _refuse_a_foreign_database(self) -> None:
+        """Another program's SQLite file (tables, but no schema version of ours) is
+        refused before WAL mode or a migration would change it."""
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0 and self._db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone():
+            raise StateStoreError(
+                f"state store {self.path} is an SQLite database of another program,"
+                " not a shipdeck state store"
+            )
+
+    def _failure(self, error: sqlite3.Error) -> StateStoreError:
+        # extended names (SQLITE_IOERR_SHORT_READ) share their primary code's wording
+        name = getattr(error, "sqlite_errorname", None) or ""
+        condition = _CONDITIONS.get("_".join(name.split("_")[:2]), "unusable")
+        return StateStoreError(f"state store {self.path} is {condition}: {error}")
 
     # -- plumbing -------------------------------------------------------------
 
@@ -174,11 +350,23 @@ class SqliteStore:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
+            except BaseException as error:
+                self._rollback(error)
                 raise
-            else:
+            try:
                 self._db.execute("COMMIT")
+            except sqlite3.Error as error:
+                self._rollback(error)  # else the next BEGIN fails "within a transaction"
+                raise
+
+    def _rollback(self, error: BaseException) -> None:
+        """Roll back after ``error``; the first error stays the one reported."""
+        if not self._db.in_transaction:
+            return  # SQLite already rolled back (it does after CORRUPT, FULL, IOERR)
+        try:
+            self._db.execute("ROLLBACK")
+        except sqlite3.Error as rollback_error:
+            error.add_note(f"ROLLBACK failed too: {rollback_error}")
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -285,7 +473,7 @@ class SqliteStore:
             first_deployed_at=_dt(row["first_deployed_at"]),
             last_live_at=_dt(row["last_live_at"]),
             last_healthy_at=_dt(row["last_healthy_at"]),
-            labels=json.loads(row["labels"] or "{}"),
+            labels=_json(row["labels"], {}),
         )
 
     # -- deployments and events ---------------------------------------------------
@@ -454,7 +642,7 @@ class SqliteStore:
                 _dt(r["ts"]),
                 r["kind"],
                 r["message"],
-                json.loads(r["data"]),
+                _json(r["data"], {}),
             )  # type: ignore[arg-type]
             for r in rows
         ]
@@ -479,7 +667,7 @@ class SqliteStore:
             outcome=row["outcome"],
             reason=row["reason"],
             step=row["step"],
-            state=json.loads(row["state"] or "{}"),
+            state=_json(row["state"], {}),
             heartbeat_at=_dt(row["heartbeat_at"]),
         )
 
@@ -551,7 +739,7 @@ class SqliteStore:
             since=_dt(row["since"]),  # type: ignore[arg-type]
             reason=row["reason"],
             heartbeat_at=_dt(row["heartbeat_at"]),  # type: ignore[arg-type]
-            lease_s=float(row["lease_s"]),
+            lease_s=_float(row["lease_s"]),
             token=row["token"],
         )
 
@@ -629,8 +817,8 @@ class SqliteStore:
                 r["environment"],
                 r["operator"],
                 _dt(r["at"]),  # type: ignore[arg-type]
-                json.loads(r["old"]) if r["old"] else None,
-                json.loads(r["new"]) if r["new"] else None,
+                _json(r["old"]),
+                _json(r["new"]),
             )
             for r in rows
         ]
