@@ -34,7 +34,8 @@ async def handle_hosts(args: argparse.Namespace, ctx: CliContext) -> int:
     for name in names:
         host = view[name]
         if not host["reachable"]:
-            lines.append(f"{name}: UNREACHABLE — {printable(str(host['error']))}")
+            label = "INVALID" if host.get("error_code") == "invalid" else "UNREACHABLE"
+            lines.append(f"{name}: {label} — {printable(str(host['error']))}")
             continue
         lines.append(
             f"{name}: docker {printable(str(host['docker_version']))}, "
@@ -47,4 +48,6 @@ async def handle_hosts(args: argparse.Namespace, ctx: CliContext) -> int:
             lines.append(f"  {service:<16} {release:<14} {slot:<14} {state:<9} {health}")
     ctx.out.document({"hosts": [{"name": n, **view[n]} for n in names]}, "\n".join(lines))
     unreachable = [n for n in names if not view[n]["reachable"]]
+    if any(view[n].get("error_code") == "invalid" for n in unreachable):
+        return int(ExitCode.INVALID)  # a bad known_hosts or key file: fixing input, not network
     return int(ExitCode.UNREACHABLE) if unreachable else 0

@@ -172,9 +172,11 @@ async def probe_hosts(fleet: Fleet, names: list[str]) -> dict[str, dict[str, Any
         if outcome.ok:
             view[outcome.label] = {"reachable": True, "error": None, **outcome.value}  # type: ignore[dict-item]
         else:
+            error = as_shipdeck_error(outcome.error)  # type: ignore[arg-type]
             view[outcome.label] = {
                 "reachable": False,
-                "error": str(as_shipdeck_error(outcome.error)),  # type: ignore[arg-type]
+                "error": str(error),
+                "error_code": error.code,  # "invalid": fix the config or a key file
                 "docker_version": None,
                 "containers": [],
             }

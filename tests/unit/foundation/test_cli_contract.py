@@ -183,3 +183,19 @@ def test_shipdeck_help_documents_the_exit_codes():
         "4  infrastructure unreachable",
     ):
         assert line in result.stdout
+
+
+def test_hosts_with_a_malformed_known_hosts_file_is_invalid_input_in_one_line(tmp_path):
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text("@bogus [127.0.0.1]:2222 ssh-ed25519 AAAA\n")
+    config = tmp_path / "shipdeck.toml"
+    config.write_text(
+        '[hosts.web-1]\naddress = "ssh://deploy@127.0.0.1:2222"\n'
+        f'known_hosts = "{known_hosts}"\npublish_address = "127.0.0.1"\n'
+    )
+    code, out, _ = invoke("--config", str(config), "--state", str(tmp_path / "s.db"), "hosts")
+    assert code == 2
+    assert out.strip().splitlines() == [
+        f"web-1: INVALID — web-1: known_hosts file {known_hosts} cannot be read: "
+        "Invalid known hosts marker: bogus"
+    ]
