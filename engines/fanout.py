@@ -113,7 +113,7 @@ async def fan_out(
             try:
                 async with deadline:
                     value = await op(item)
-            except Exception as exc:  # noqa: BLE001 — collected per item by design
+            except Exception as exc:  # collected per item by design
                 error: Exception = exc
                 if isinstance(exc, TimeoutError) and deadline.expired():
                     error = TimeoutError(f"timed out after {item_timeout_s:g}s")

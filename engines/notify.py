@@ -45,7 +45,9 @@ def _post(url: str, payload: dict[str, Any], timeout_s: float) -> Delivery:
             method="POST",
             headers={"Content-Type": "application/json", "User-Agent": "shipdeck"},
         )
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 - http(s) only, checked in send_webhooks
+        with urllib.request.urlopen(
+            request, timeout=timeout_s
+        ) as response:  # http(s) only, checked in send_webhooks
             ok = 200 <= response.status < 300
             return Delivery(
                 redact_url(url), ok, response.status, None if ok else f"HTTP {response.status}"

@@ -92,7 +92,7 @@ async def handle_demo(args: argparse.Namespace, ctx: CliContext) -> int:
             summary, code = await run_scenario(env, args.scenario, emit)
             ctx.out.event("summary", **summary)
             return code
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module, argv list
+        process = subprocess.Popen(  # our own interpreter and module, argv list
             [
                 sys.executable,
                 "-m",

@@ -139,7 +139,7 @@ async def run_scenario(
                 outcome, reason = "failed", result.reason
             designed = outcome == ("promoted" if scenario == "good" else "rolled_back")
         await asyncio.sleep(1.0)
-    except Exception as error:  # noqa: BLE001 - the summary must always be printed
+    except Exception as error:  # the summary must always be printed
         reason = f"{type(error).__name__}: {error}"
         outcome = "failed"
     finally:

@@ -122,7 +122,7 @@ def make_handler(settings: Settings, metrics: Metrics) -> type[BaseHTTPRequestHa
             super().setup()
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             return
 
         def _send(self, code: int, body: str, content_type: str = "text/plain") -> None:
@@ -134,7 +134,7 @@ def make_handler(settings: Settings, metrics: Metrics) -> type[BaseHTTPRequestHa
             self.end_headers()
             self.wfile.write(payload)
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/healthz":
                 if settings.healthy:

@@ -75,7 +75,7 @@ class DaemonProcess:
     ) -> DaemonProcess:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as log:
-            popen = subprocess.Popen(  # noqa: S603 — argv list, no shell
+            popen = subprocess.Popen(  # argv list, no shell
                 argv,
                 stdin=subprocess.DEVNULL,
                 stdout=log,

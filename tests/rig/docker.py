@@ -47,7 +47,7 @@ def socket_answers(socket_path: str) -> bool:
         return False
     try:
         return bool(client.ping())
-    except Exception:  # noqa: BLE001 — any failure means "does not answer"
+    except Exception:  # any failure means "does not answer"
         return False
     finally:
         client.close()
@@ -93,7 +93,7 @@ class RigDocker:
             self.process.stop(timeout_s=30.0)
             self.process = None
         if self.bridge is not None:
-            subprocess.run(  # noqa: S603
+            subprocess.run(
                 [find_binary("ip", "iproute2"), "link", "delete", self.bridge],
                 check=False,
                 capture_output=True,
@@ -155,9 +155,9 @@ def _create_private_bridge() -> str | None:
         [ip, "addr", "add", f"{subnet}.1/24", "dev", bridge],
         [ip, "link", "set", bridge, "up"],
     ):
-        result = subprocess.run(argv, check=False, capture_output=True, text=True)  # noqa: S603
+        result = subprocess.run(argv, check=False, capture_output=True, text=True)
         if result.returncode != 0:
-            subprocess.run([ip, "link", "delete", bridge], check=False, capture_output=True)  # noqa: S603
+            subprocess.run([ip, "link", "delete", bridge], check=False, capture_output=True)
             raise RigUnavailable(
                 "dockerd", f"cannot create bridge {bridge}: {result.stderr.strip()}"
             )

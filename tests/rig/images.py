@@ -154,7 +154,7 @@ def _rootfs_files() -> Iterator[str]:
 
 def _shared_libraries(binaries: list[str]) -> Iterator[str]:
     """Every library ``ldd`` resolves for these binaries, at the path it names."""
-    ldd = subprocess.run(  # noqa: S603 — argv list of our own files
+    ldd = subprocess.run(  # argv list of our own files
         ["ldd", *binaries], check=False, capture_output=True, text=True
     )
     for line in ldd.stdout.splitlines():

@@ -55,7 +55,7 @@ class FakeApi:
         self._enter()
         return self.log_text
 
-    def containers(self, all: bool = False, filters: Any = None) -> list[dict[str, Any]]:  # noqa: A002
+    def containers(self, all: bool = False, filters: Any = None) -> list[dict[str, Any]]:
         self._enter()
         if filters is None:
             return [{"ImageID": image_id} for image_id in self.used_image_ids]

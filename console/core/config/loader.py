@@ -580,7 +580,7 @@ def _read_templates(root: _Table, errors: _Errors) -> dict[str, Any]:
     try:
         from console.core.judge.template import AnalysisTemplate
     except ImportError:  # the judge package is optional while it is being built
-        AnalysisTemplate = None  # type: ignore[assignment]  # noqa: N806
+        AnalysisTemplate = None  # type: ignore[assignment]
     templates: dict[str, Any] = {}
     for name, table in _named_tables(root, "analysis", errors):
         if not table.ok:

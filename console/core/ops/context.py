@@ -7,7 +7,6 @@ build an ``OpContext`` and listen to its events.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,16 +84,13 @@ class OpContext:
             "ts": iso(self.clock.now()),
             **fields,
         }
-        try:
-            deliveries = await send_webhooks(
-                svc.webhooks,
-                svc.slack_webhooks,
-                payload,
-                f"shipdeck: {text}",
-                self.notify_timeout_s,
-            )
-        except asyncio.CancelledError:
-            raise
+        deliveries = await send_webhooks(
+            svc.webhooks,
+            svc.slack_webhooks,
+            payload,
+            f"shipdeck: {text}",
+            self.notify_timeout_s,
+        )
         for delivery in deliveries:
             if not delivery.ok:
                 # Deliveries carry redacted URLs and errors; emit scrubs again.

@@ -47,7 +47,7 @@ async def resolve(fleet: Fleet, env: EnvironmentTarget, choice: ImageChoice) -> 
     host = fleet.host(env.hosts[0])
     try:
         return await host.resolve_digest(choice.reference)
-    except Exception as error:  # noqa: BLE001 - mapped to one typed error
+    except Exception as error:  # mapped to one typed error
         raise as_shipdeck_error(error) from None
 
 

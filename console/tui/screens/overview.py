@@ -73,7 +73,7 @@ def overview_cells(target: Target, status: ServiceStatus | None) -> list[Text]:
     ]
 
 
-def detail_text(target: Target, status: ServiceStatus | None, tz: object = None) -> Text:
+def detail_text(target: Target, status: ServiceStatus | None) -> Text:
     """A few lines about the selected row: rollout, lock, hosts, drill."""
     text = Text()
     text.append(f"{target.service} / {target.environment}", style="bold")

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.rig
 
 
 def fetch_body(address: str, port: int, path: str = "/") -> str:
-    with urllib.request.urlopen(f"http://{address}:{port}{path}", timeout=5) as response:  # noqa: S310
+    with urllib.request.urlopen(f"http://{address}:{port}{path}", timeout=5) as response:
         return response.read().decode()
 
 
@@ -38,7 +38,7 @@ async def test_v1_starts_by_digest_on_both_hosts_passes_health_is_listed_and_sto
 ) -> None:
     spec = demo_spec("v1", color="blue")
 
-    async def deploy(host: DockerHost):  # noqa: ANN202
+    async def deploy(host: DockerHost):
         await host.ensure_image(spec.image)
         info = await host.start_container(spec)
         await host.wait_healthy(info)
