@@ -14,20 +14,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from console.core.config import EnvironmentTarget, ServiceConfig
-from console.core.errors import Blocked, ExitCode, ShipdeckError
+from console.core.errors import Blocked, ShipdeckError
 from console.core.locking import held
 from console.core.ops import releases as rel
 from console.core.ops.context import OpContext
-from console.core.ops.gate import SchemaDeclaration
 from console.core.ops.instances import check_slot_healthy, start_slot, stop_slot
+from console.core.ops.results import OperationResult
 from console.core.ops.resume import claim_interrupted
 from console.core.ops.rollout import (
-    AbortWatch,
+    DeployPlan,
+    RolloutSignals,
     apply_traffic,
     check_release_gate,
-    image_labels,
     other_color,
     prune_releases,
+    record_deployment,
     record_traffic,
     running_slots,
     target,
@@ -52,7 +53,7 @@ class DeployRequest:
 
 
 @dataclass
-class DeployResult:
+class DeployResult(OperationResult):
     deployment_id: int | None
     outcome: str  # succeeded | rolled_back | failed | planned
     reason: str | None
@@ -61,57 +62,6 @@ class DeployResult:
     duration_s: float
     plan: list[str] = field(default_factory=list)
     lb_diff: str = ""
-
-    @property
-    def exit_code(self) -> int:
-        return int(ExitCode.OK if self.outcome in ("succeeded", "planned") else ExitCode.FAILED)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-@dataclass(frozen=True)
-class DeployPlan:
-    """What a deploy (blue-green or canary) will do, decided once: ``--dry-run``
-    prints it and the run records it in its first event and executes it."""
-
-    service: str
-    environment: str
-    strategy: str
-    reference: str  # what the operator asked for (tag or digest)
-    tag: str | None
-    image_ref: str  # the immutable digest reference it resolved to
-    release_name: str
-    from_color: str | None
-    to_color: str
-    from_release: Release | None
-    steps: tuple[str, ...]
-
-    def to_event(self) -> dict[str, Any]:
-        return {
-            "strategy": self.strategy,
-            "image": self.image_ref,
-            "release": self.release_name,
-            "from_color": self.from_color,
-            "to_color": self.to_color,
-            "from_release": self.from_release.name if self.from_release else None,
-            "steps": list(self.steps),
-        }
-
-
-def declaration(
-    request: DeployRequest, labels: dict[str, str], service: ServiceConfig
-) -> dict[str, str]:
-    """Labels to record with the release: image labels, overridden by explicit flags."""
-    result = {k: v for k, v in labels.items() if k.startswith(service.schema_label + ".")}
-    if request.schema_needs is not None:
-        result[f"{service.schema_label}.needs"] = str(request.schema_needs)
-    if request.schema_supports is not None:
-        result[f"{service.schema_label}.supports"] = str(request.schema_supports)
-    SchemaDeclaration.from_labels(
-        result, service.schema_label
-    )  # validate now, before anything starts
-    return result
 
 
 async def deploy_blue_green(ctx: OpContext, request: DeployRequest) -> DeployResult:
@@ -160,45 +110,20 @@ async def _run(
     else:
         plan = await plan_deploy(ctx, service, env, request)
         image_ref = plan.image_ref
-        labels = declaration(request, await image_labels(ctx, env, image_ref), service)
-        to_release = rel.record(
-            store, service.name, env.name, plan.tag, image_ref, ctx.clock.now(), labels
-        )
         from_color = plan.from_color
         idle = plan.to_color
-        state = {
-            "strategy": "blue-green",
-            "image_ref": image_ref,
-            "to_release_id": to_release.id,
-            "from_color": from_color,
-            "to_color": idle,
-            "swapped": False,
-        }
-        from_id = traffic.release_of(from_color) if traffic and from_color else None
-        deployment_id = store.start_deployment(
-            service.name,
-            env.name,
-            "blue-green",
-            "deploy",
-            from_id,
-            to_release.id,
-            ctx.operator,
-            ctx.clock.now(),
-            state,
-        )
-        ctx.emit(
-            "deploy_started",
-            f"deploying {to_release.name} ({image_ref}) to {service.name}/{env.name} on {idle}",
-            deployment_id,
-            service=service.name,
-            environment=env.name,
-            release=to_release.name,
-            image=image_ref,
+        deployment_id, to_release, state = await record_deployment(
+            ctx,
+            service,
+            env,
+            request,
+            plan,
+            {"swapped": False},
+            f"deploying {{release}} ({image_ref}) to {service.name}/{env.name} on {idle}",
             color=idle,
-            plan=plan.to_event(),
         )
     from_release = rel.live_release(store, traffic)
-    watch = AbortWatch(ctx, deployment_id)
+    watch = RolloutSignals(ctx, deployment_id)
 
     def step(name: str, **extra: Any) -> None:
         state.update(extra)

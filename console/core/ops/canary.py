@@ -18,17 +18,18 @@ from console.core.config import CanaryStep, EnvironmentTarget, ServiceConfig
 from console.core.errors import Blocked, InvalidInput, OperationFailed, ShipdeckError
 from console.core.locking import held
 from console.core.ops import releases as rel
-from console.core.ops.bluegreen import DeployPlan, DeployResult, declaration
+from console.core.ops.bluegreen import DeployResult
 from console.core.ops.context import OpContext
 from console.core.ops.instances import check_slot_healthy, start_slot, stop_slot
 from console.core.ops.resume import claim_interrupted
 from console.core.ops.rollout import (
-    AbortWatch,
+    DeployPlan,
+    RolloutSignals,
     apply_traffic,
     check_release_gate,
-    image_labels,
     other_color,
     prune_releases,
+    record_deployment,
     record_traffic,
     running_slots,
     target,
@@ -50,24 +51,6 @@ class CanaryRequest:
     resume: bool = False
     schema_needs: int | None = None
     schema_supports: int | None = None
-
-
-class RolloutSignals:
-    """Promote/abort requests recorded as events by other processes (or the TUI)."""
-
-    def __init__(self, ctx: OpContext, deployment_id: int) -> None:
-        self.abort = AbortWatch(ctx, deployment_id)
-        self.ctx = ctx
-        self.deployment_id = deployment_id
-        self._after = 0
-        self.promote_requested_by: str | None = None
-
-    def poll(self) -> None:
-        for event in self.ctx.store.events(self.deployment_id, after_id=self._after, limit=1000):
-            self._after = event.id
-            if event.kind == "promote_requested":
-                self.promote_requested_by = str(event.data.get("operator", "someone"))
-        self.abort.check()
 
 
 def template_for(ctx: OpContext, name: str) -> Any:
@@ -138,46 +121,23 @@ async def _new_run(
     plan = await plan_canary_deploy(ctx, request, service, env)
     traffic = store.traffic(service.name, env.name)
     assert traffic is not None  # plan_canary_deploy refuses a service with no baseline
-    image_ref = plan.image_ref
-    labels = declaration(request, await image_labels(ctx, env, image_ref), service)  # type: ignore[arg-type]
-    to_release = rel.record(
-        store, service.name, env.name, plan.tag, image_ref, ctx.clock.now(), labels
-    )
     baseline_color = plan.from_color
     canary_color = plan.to_color
     assert baseline_color is not None
-    state: dict[str, Any] = {
-        "strategy": "canary",
-        "image_ref": image_ref,
-        "to_release_id": to_release.id,
-        "from_color": baseline_color,
-        "to_color": canary_color,
-        "step_index": 0,
-        "weight_pct": 0,
-        "steps": [s.describe() for s in service.canary_steps],
-        "verdicts": [],
-    }
-    deployment_id = store.start_deployment(
-        service.name,
-        env.name,
-        "canary",
-        "deploy",
-        traffic.release_of(baseline_color),
-        to_release.id,
-        ctx.operator,
-        ctx.clock.now(),
-        state,
-    )
-    ctx.emit(
-        "deploy_started",
-        f"canary of {to_release.name} on {service.name}/{env.name} beside baseline on {baseline_color}",
-        deployment_id,
-        service=service.name,
-        environment=env.name,
-        release=to_release.name,
-        image=image_ref,
+    deployment_id, to_release, state = await record_deployment(
+        ctx,
+        service,
+        env,
+        request,
+        plan,
+        {
+            "step_index": 0,
+            "weight_pct": 0,
+            "steps": [s.describe() for s in service.canary_steps],
+            "verdicts": [],
+        },
+        f"canary of {{release}} on {service.name}/{env.name} beside baseline on {baseline_color}",
         strategy="canary",
-        plan=plan.to_event(),
     )
     return CanaryRun(
         ctx, service, env, deployment_id, state, to_release, traffic, baseline_color, canary_color
@@ -311,7 +271,7 @@ class CanaryRun:
             label = f"step {index + 1}/{len(steps)}: {step.describe()}"
             self.persist(label, step_index=index, step_ends_at=None)
             self.emit("step_started", label, step_index=index, step=step.describe())
-            signals.poll()
+            signals.check()
             if signals.promote_requested_by and step.kind != "weight":
                 index += 1
                 continue
@@ -372,7 +332,7 @@ class CanaryRun:
         else:
             self.persist("paused: waiting for promote", step_ends_at=None)
         while ends is None or ctx.clock.monotonic() < ends:
-            self.signals.poll()
+            self.signals.check()
             if self.signals.promote_requested_by:
                 return
             await asyncio.sleep(
@@ -422,7 +382,7 @@ class CanaryRun:
                         break
                     grace_looks += 1
                 await asyncio.sleep(interval_s)
-                self.signals.poll()
+                self.signals.check()
                 sample = await sampler.sample()
                 verdict = judge.observe(sample)
                 docs = [

@@ -9,28 +9,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from console.core.errors import Blocked, ExitCode, ShipdeckError
+from console.core.errors import Blocked, ShipdeckError
 from console.core.ops import releases as rel
 from console.core.ops.context import OpContext
+from console.core.ops.results import OperationResult
 from console.core.ops.rollback import pick_target, rollback
 from console.core.ops.rollout import target
 
 
 @dataclass
-class DrillResult:
+class DrillResult(OperationResult):
     outcome: str
     reason: str | None
     live_release: str | None
     previous_release: str | None
     rollback_s: float | None
     rollforward_s: float | None
-
-    @property
-    def exit_code(self) -> int:
-        return int(ExitCode.OK if self.outcome == "succeeded" else ExitCode.FAILED)
-
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
 
 
 async def drill(ctx: OpContext, service_name: str, environment: str) -> DrillResult:

@@ -9,29 +9,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from console.core.errors import Blocked, ExitCode, ShipdeckError
+from console.core.errors import Blocked, ShipdeckError
 from console.core.ops import releases as rel
 from console.core.ops.bluegreen import DeployRequest, deploy_blue_green
 from console.core.ops.canary import CanaryRequest, deploy_canary
 from console.core.ops.context import OpContext
+from console.core.ops.results import OperationResult
 from console.core.ops.rollback import rollback
 from console.core.ops.rollout import target
 from console.core.ops.verify import post_deploy_verify
 
 
 @dataclass
-class PipelineResult:
+class PipelineResult(OperationResult):
     outcome: str  # succeeded | failed
     stage: str | None
     reason: str | None
     stages: list[dict] = field(default_factory=list)
-
-    @property
-    def exit_code(self) -> int:
-        return int(ExitCode.OK if self.outcome == "succeeded" else ExitCode.FAILED)
-
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
 
 
 async def pipeline(ctx: OpContext, service_name: str, image: str) -> PipelineResult:

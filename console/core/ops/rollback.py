@@ -14,11 +14,12 @@ from typing import Any
 
 from console.core.clock import iso
 from console.core.config import EnvironmentTarget, ServiceConfig
-from console.core.errors import Blocked, ExitCode, InvalidInput, ShipdeckError
+from console.core.errors import Blocked, InvalidInput, ShipdeckError
 from console.core.ops import releases as rel
 from console.core.ops.context import OpContext
 from console.core.ops.gate import check_swap
 from console.core.ops.instances import check_slot_healthy, start_slot, stop_slot
+from console.core.ops.results import OperationResult
 from console.core.ops.rollout import (
     apply_traffic,
     other_color,
@@ -33,7 +34,7 @@ ABORT_WAIT_S = 60.0
 
 
 @dataclass
-class RollbackResult:
+class RollbackResult(OperationResult):
     deployment_id: int | None
     outcome: str  # succeeded | failed | planned
     reason: str | None
@@ -43,13 +44,6 @@ class RollbackResult:
     duration_s: float
     plan: list[str] = field(default_factory=list)
     lb_diff: str = ""
-
-    @property
-    def exit_code(self) -> int:
-        return int(ExitCode.OK if self.outcome in ("succeeded", "planned") else ExitCode.FAILED)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def pick_target(
