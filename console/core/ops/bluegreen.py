@@ -92,156 +92,249 @@ async def _run(
     started: float,
     resume_from: Deployment | None,
 ) -> DeployResult:
-    store = ctx.store
-    traffic = store.traffic(service.name, env.name)
-    if resume_from is not None:
-        state = dict(resume_from.state)
-        deployment_id = resume_from.id
-        ctx.emit(
-            "resumed",
-            f"resuming deployment #{deployment_id} at step {resume_from.step}",
-            deployment_id,
-            step=resume_from.step,
-        )
-        image_ref = state["image_ref"]
-        to_release = store.release(state["to_release_id"])
-        from_color = state.get("from_color")
-        idle = state["to_color"]
-    else:
-        plan = await plan_deploy(ctx, service, env, request)
-        image_ref = plan.image_ref
-        from_color = plan.from_color
-        idle = plan.to_color
-        deployment_id, to_release, state = await record_deployment(
-            ctx,
-            service,
-            env,
-            request,
-            plan,
-            {"swapped": False},
-            f"deploying {{release}} ({image_ref}) to {service.name}/{env.name} on {idle}",
-            color=idle,
-        )
-    from_release = rel.live_release(store, traffic)
-    watch = RolloutSignals(ctx, deployment_id)
-
-    def step(name: str, **extra: Any) -> None:
-        state.update(extra)
-        store.update_deployment(deployment_id, ctx.clock.now(), step=name, state=state)
-
+    """Start the new release beside the live one → preview → smoke → gate → swap →
+    verify → done; any failure undoes what moved."""
+    run = (
+        _resumed_run(ctx, service, env, resume_from)
+        if resume_from is not None
+        else await _new_run(ctx, request, service, env)
+    )
     try:
-        if not state.get("swapped"):
-            step("starting")
-            ctx.emit(
-                "step",
-                f"starting {to_release.name} on {idle} on {', '.join(env.hosts)}",
-                deployment_id,
-                step="starting",
-            )
-            timings = await start_slot(ctx.fleet, service, env, idle, to_release.name, image_ref)
-            ctx.emit(
-                "healthy",
-                f"{to_release.name} healthy on every host",
-                deployment_id,
-                seconds_to_healthy=timings,
-            )
-            store.mark_release(to_release.id, ctx.clock.now(), healthy=True)
-            watch.check()
-            slots = await running_slots(ctx, service, env)
-            if from_color and from_color in slots:
-                await apply_traffic(
-                    ctx,
-                    service,
-                    env,
-                    slots,
-                    from_color,
-                    preview_slot=idle,
-                    deployment_id=deployment_id,
-                )
-            step("smoke")
-            passed = await run_smoke_tests(ctx.fleet, service, env, idle)
-            ctx.emit(
-                "smoke_passed", f"{len(passed)} smoke checks passed", deployment_id, checks=passed
-            )
-            watch.check()
-            step("gate")
-            check_release_gate(ctx, service, env, to_release, from_release)
-            step("swapping")
-            ctx.emit(
-                "step",
-                f"swapping traffic {from_color or 'nothing'} → {idle}",
-                deployment_id,
-                step="swapping",
-            )
-            slots = await running_slots(ctx, service, env)
-            await apply_traffic(
-                ctx,
-                service,
-                env,
-                slots,
-                idle,
-                preview_slot=from_color if from_color in slots else None,
-                deployment_id=deployment_id,
-            )
-            colors = {c: (traffic.release_of(c) if traffic else None) for c in ("blue", "green")}
-            colors[idle] = to_release.id
-            if from_color not in slots and from_color is not None:
-                colors[from_color] = None
-            record_traffic(ctx, service.name, env.name, idle, colors)
-            store.mark_release(to_release.id, ctx.clock.now(), live=True)
-            step("swapped", swapped=True)
-            ctx.emit(
-                "swapped",
-                f"{to_release.name} is live on {idle}"
-                + (f"; {from_release.name} warm on {from_color}" if from_release else ""),
-                deployment_id,
-            )
+        if not run.state.get("swapped"):
+            await run.start_release()
+            await run.route_preview()
+            await run.smoke_test()
+            run.check_gate()
+            await run.swap()
         else:
-            await check_slot_healthy(ctx.fleet, service, env, idle)
-            ctx.emit("step", f"re-checked: {to_release.name} healthy on {idle}", deployment_id)
-        step("verifying")
-        window_s = service.post_deploy_verify_s if request.verify_s is None else request.verify_s
-        summary = await post_deploy_verify(
-            ctx.fleet, service, env, idle, ctx.clock, window_s, should_stop=watch.poll
-        )
-        ctx.emit("verified", summary, deployment_id)
-        store.mark_release(to_release.id, ctx.clock.now(), healthy=True)
-        step("done")
-        store.finish_deployment(deployment_id, "succeeded", None, ctx.clock.now())
-        await prune_releases(ctx, service, env)
-        text = f"{service.name}/{env.name}: {from_release.name if from_release else 'nothing'} → {to_release.name} deployed"
-        ctx.emit("deploy_succeeded", text, deployment_id, release=to_release.name)
-        await ctx.notify(
-            service.name,
-            "deploy_succeeded",
-            text,
-            deployment_id=deployment_id,
-            release=to_release.name,
-        )
-        return DeployResult(
-            deployment_id,
-            "succeeded",
-            None,
-            to_release.name,
-            from_release.name if from_release else None,
-            ctx.clock.monotonic() - started,
-        )
+            await run.recheck()
+        await run.verify(request.verify_s)
+        await run.finish()
+        return run.result("succeeded", None, started)
     except (ShipdeckError, asyncio.CancelledError) as error:
         reason = "cancelled" if isinstance(error, asyncio.CancelledError) else str(error)
         outcome = await _undo(
-            ctx, service, env, deployment_id, state, to_release, from_color, traffic, reason
+            ctx,
+            service,
+            env,
+            run.deployment_id,
+            run.state,
+            run.to_release,
+            run.from_color,
+            run.traffic,
+            reason,
         )
-        if isinstance(error, asyncio.CancelledError):
+        if isinstance(error, asyncio.CancelledError | Blocked):
             raise
-        if isinstance(error, Blocked):
-            raise
+        return run.result(outcome, reason, started)
+
+
+async def _new_run(
+    ctx: OpContext, request: DeployRequest, service: ServiceConfig, env: EnvironmentTarget
+) -> BlueGreenRun:
+    """Plan under the lock, record the release and the deployment: nothing runs yet."""
+    traffic = ctx.store.traffic(service.name, env.name)
+    plan = await plan_deploy(ctx, service, env, request)
+    deployment_id, to_release, state = await record_deployment(
+        ctx,
+        service,
+        env,
+        request,
+        plan,
+        {"swapped": False},
+        f"deploying {{release}} ({plan.image_ref}) to {service.name}/{env.name} on {plan.to_color}",
+        color=plan.to_color,
+    )
+    return BlueGreenRun(ctx, service, env, deployment_id, state, to_release, traffic)
+
+
+def _resumed_run(
+    ctx: OpContext, service: ServiceConfig, env: EnvironmentTarget, deployment: Deployment
+) -> BlueGreenRun:
+    ctx.emit(
+        "resumed",
+        f"resuming deployment #{deployment.id} at step {deployment.step}",
+        deployment.id,
+        step=deployment.step,
+    )
+    state = dict(deployment.state)
+    to_release = ctx.store.release(state["to_release_id"])
+    assert to_release is not None  # a recorded deployment always names its release
+    traffic = ctx.store.traffic(service.name, env.name)
+    return BlueGreenRun(ctx, service, env, deployment.id, state, to_release, traffic)
+
+
+@dataclass
+class BlueGreenRun:
+    """One blue-green deploy in flight: what it deploys, where, and its persisted state.
+
+    Every step is written to the store before it acts, so a killed process leaves
+    a deployment whose step says what may be half-done."""
+
+    ctx: OpContext
+    service: ServiceConfig
+    env: EnvironmentTarget
+    deployment_id: int
+    state: dict[str, Any]
+    to_release: Release
+    traffic: TrafficRecord | None  # as it was before this deploy moved anything
+    from_release: Release | None = field(init=False)
+    signals: RolloutSignals = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.from_release = rel.live_release(self.ctx.store, self.traffic)
+        self.signals = RolloutSignals(self.ctx, self.deployment_id)
+
+    @property
+    def from_color(self) -> str | None:
+        color = self.state.get("from_color")
+        return str(color) if color else None
+
+    @property
+    def to_color(self) -> str:
+        return str(self.state["to_color"])
+
+    def step(self, name: str, **extra: Any) -> None:
+        self.state.update(extra)
+        self.ctx.store.update_deployment(
+            self.deployment_id, self.ctx.clock.now(), step=name, state=self.state
+        )
+
+    async def start_release(self) -> None:
+        """Start the new release on the idle color on every host and wait until healthy."""
+        ctx, release, idle = self.ctx, self.to_release, self.to_color
+        self.step("starting")
+        ctx.emit(
+            "step",
+            f"starting {release.name} on {idle} on {', '.join(self.env.hosts)}",
+            self.deployment_id,
+            step="starting",
+        )
+        timings = await start_slot(
+            ctx.fleet, self.service, self.env, idle, release.name, self.state["image_ref"]
+        )
+        ctx.emit(
+            "healthy",
+            f"{release.name} healthy on every host",
+            self.deployment_id,
+            seconds_to_healthy=timings,
+        )
+        ctx.store.mark_release(release.id, ctx.clock.now(), healthy=True)
+        self.signals.check()
+
+    async def route_preview(self) -> None:
+        """Point the preview listener at the new release; live traffic stays put."""
+        slots = await running_slots(self.ctx, self.service, self.env)
+        if self.from_color and self.from_color in slots:
+            await apply_traffic(
+                self.ctx,
+                self.service,
+                self.env,
+                slots,
+                self.from_color,
+                preview_slot=self.to_color,
+                deployment_id=self.deployment_id,
+            )
+
+    async def smoke_test(self) -> None:
+        self.step("smoke")
+        passed = await run_smoke_tests(self.ctx.fleet, self.service, self.env, self.to_color)
+        self.ctx.emit(
+            "smoke_passed",
+            f"{len(passed)} smoke checks passed",
+            self.deployment_id,
+            checks=passed,
+        )
+        self.signals.check()
+
+    def check_gate(self) -> None:
+        self.step("gate")
+        check_release_gate(self.ctx, self.service, self.env, self.to_release, self.from_release)
+
+    async def swap(self) -> None:
+        """All traffic to the new color; the old color stays warm as the rollback target."""
+        ctx, idle, from_color = self.ctx, self.to_color, self.from_color
+        self.step("swapping")
+        ctx.emit(
+            "step",
+            f"swapping traffic {from_color or 'nothing'} → {idle}",
+            self.deployment_id,
+            step="swapping",
+        )
+        slots = await running_slots(ctx, self.service, self.env)
+        await apply_traffic(
+            ctx,
+            self.service,
+            self.env,
+            slots,
+            idle,
+            preview_slot=from_color if from_color in slots else None,
+            deployment_id=self.deployment_id,
+        )
+        traffic = self.traffic
+        colors = {c: (traffic.release_of(c) if traffic else None) for c in ("blue", "green")}
+        colors[idle] = self.to_release.id
+        if from_color not in slots and from_color is not None:
+            colors[from_color] = None
+        record_traffic(ctx, self.service.name, self.env.name, idle, colors)
+        ctx.store.mark_release(self.to_release.id, ctx.clock.now(), live=True)
+        self.step("swapped", swapped=True)
+        warm = self.from_release
+        ctx.emit(
+            "swapped",
+            f"{self.to_release.name} is live on {idle}"
+            + (f"; {warm.name} warm on {from_color}" if warm else ""),
+            self.deployment_id,
+        )
+
+    async def recheck(self) -> None:
+        """Resumed after the swap: prove the new release still answers before verifying."""
+        await check_slot_healthy(self.ctx.fleet, self.service, self.env, self.to_color)
+        self.ctx.emit(
+            "step",
+            f"re-checked: {self.to_release.name} healthy on {self.to_color}",
+            self.deployment_id,
+        )
+
+    async def verify(self, verify_s: float | None) -> None:
+        self.step("verifying")
+        window_s = self.service.post_deploy_verify_s if verify_s is None else verify_s
+        summary = await post_deploy_verify(
+            self.ctx.fleet,
+            self.service,
+            self.env,
+            self.to_color,
+            self.ctx.clock,
+            window_s,
+            should_stop=self.signals.poll,
+        )
+        self.ctx.emit("verified", summary, self.deployment_id)
+        self.ctx.store.mark_release(self.to_release.id, self.ctx.clock.now(), healthy=True)
+
+    async def finish(self) -> None:
+        ctx, release = self.ctx, self.to_release
+        self.step("done")
+        ctx.store.finish_deployment(self.deployment_id, "succeeded", None, ctx.clock.now())
+        await prune_releases(ctx, self.service, self.env)
+        previous = self.from_release.name if self.from_release else "nothing"
+        text = f"{self.service.name}/{self.env.name}: {previous} → {release.name} deployed"
+        ctx.emit("deploy_succeeded", text, self.deployment_id, release=release.name)
+        await ctx.notify(
+            self.service.name,
+            "deploy_succeeded",
+            text,
+            deployment_id=self.deployment_id,
+            release=release.name,
+        )
+
+    def result(self, outcome: str, reason: str | None, started: float) -> DeployResult:
         return DeployResult(
-            deployment_id,
+            self.deployment_id,
             outcome,
             reason,
-            to_release.name,
-            from_release.name if from_release else None,
-            ctx.clock.monotonic() - started,
+            self.to_release.name,
+            self.from_release.name if self.from_release else None,
+            self.ctx.clock.monotonic() - started,
         )
 
 
