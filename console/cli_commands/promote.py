@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from console.cli_commands.context import CliContext
-from console.cli_commands.opsupport import op_context
+from console.cli_commands.opsupport import op_context, print_plan
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,15 +18,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     promote.add_argument("service")
     promote.add_argument("--env", default="production")
+    promote.add_argument(
+        "--dry-run", action="store_true", help="print what the promote would do; change nothing"
+    )
     promote.set_defaults(handler=handle_promote)
     abort = subparsers.add_parser("abort", help="roll the running rollout back now")
     abort.add_argument("service")
     abort.add_argument("--env", default="production")
+    abort.add_argument(
+        "--dry-run", action="store_true", help="print the plan and LB config diff; change nothing"
+    )
     abort.set_defaults(handler=handle_abort)
 
 
 async def handle_promote(args: argparse.Namespace, ctx: CliContext) -> int:
     ctx.config().service(args.service)
+    if args.dry_run:
+        from console.core.ops.canary import plan_promote
+
+        async with op_context(ctx) as op:
+            deployment_id, steps = plan_promote(op, args.service, args.env)
+        print_plan(
+            ctx,
+            f"plan: promote {args.service}/{args.env} (deployment #{deployment_id})",
+            list(steps),
+            "",
+            {"deployment_id": deployment_id},
+        )
+        return 0
     ctx.confirm(f"promote the {args.service}/{args.env} canary to 100%")
     from console.core.ops.canary import request_signal
 
@@ -41,8 +60,22 @@ async def handle_promote(args: argparse.Namespace, ctx: CliContext) -> int:
 
 async def handle_abort(args: argparse.Namespace, ctx: CliContext) -> int:
     ctx.config().service(args.service)
-    ctx.confirm(f"abort the {args.service}/{args.env} rollout")
     from console.core.ops.rollback import rollback
+
+    if args.dry_run:
+        async with op_context(ctx) as op:
+            plan = await rollback(
+                op, args.service, args.env, "last-good", kind="abort", dry_run=True
+            )
+        print_plan(
+            ctx,
+            f"plan: abort {args.service}/{args.env}: {plan.from_release} → {plan.to_release} ({plan.mode})",
+            plan.plan,
+            plan.lb_diff,
+            {"from_release": plan.from_release, "to_release": plan.to_release, "mode": plan.mode},
+        )
+        return 0
+    ctx.confirm(f"abort the {args.service}/{args.env} rollout")
 
     async with op_context(ctx) as op:
         result = await rollback(op, args.service, args.env, "last-good", kind="abort")

@@ -574,17 +574,46 @@ async def plan_canary(
     )
 
 
-async def request_signal(ctx: OpContext, service: str, environment: str, kind: str) -> int:
-    """Record promote/abort for the running rollout; returns the deployment id."""
+def plan_promote(ctx: OpContext, service: str, environment: str) -> tuple[int, tuple[str, ...]]:
+    """The running canary a promote would steer, and what the rollout will do with it."""
     running = ctx.store.in_progress(service, environment)
     if not running:
         raise Blocked(f"{service}/{environment}: no rollout in progress")
     deployment = running[-1]
+    if deployment.strategy != "canary":
+        raise Blocked(
+            f"{service}/{environment}: deployment #{deployment.id} is {deployment.strategy}; "
+            "only a canary can be promoted"
+        )
+    to_release = ctx.store.release(deployment.to_release) if deployment.to_release else None
+    baseline = ctx.store.release(deployment.from_release) if deployment.from_release else None
+    step = deployment.state.get("step_index")
+    where = f"step {int(step) + 1}" if isinstance(step, int) else "its current step"
+    weight = deployment.state.get("weight_pct") or 0
+    steps = (
+        f"record a promote request on deployment #{deployment.id} (canary "
+        f"{to_release.name if to_release else '?'}, at {where}, {weight}%)",
+        "the rollout finishes its current analysis look (a failing look still rolls back)",
+        "skip the remaining steps: 100% to the canary; baseline "
+        f"{baseline.name if baseline else '-'} stays warm",
+    )
+    return deployment.id, steps
+
+
+async def request_signal(ctx: OpContext, service: str, environment: str, kind: str) -> int:
+    """Record promote/abort for the running rollout; returns the deployment id."""
+    if kind == "promote":
+        deployment_id, steps = plan_promote(ctx, service, environment)
+    else:
+        running = ctx.store.in_progress(service, environment)
+        if not running:
+            raise Blocked(f"{service}/{environment}: no rollout in progress")
+        deployment_id, steps = running[-1].id, ()
     ctx.store.add_event(
-        deployment.id,
+        deployment_id,
         f"{kind}_requested",
         f"{kind} requested by {ctx.operator}",
         ctx.clock.now(),
-        {"operator": ctx.operator},
+        {"operator": ctx.operator, **({"plan": list(steps)} if steps else {})},
     )
-    return deployment.id
+    return deployment_id

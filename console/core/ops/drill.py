@@ -7,14 +7,15 @@ records both durations so status and the console can warn when drills age.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from console.core.errors import Blocked, ShipdeckError
 from console.core.ops import releases as rel
 from console.core.ops.context import OpContext
 from console.core.ops.results import OperationResult
-from console.core.ops.rollback import pick_target, rollback
+from console.core.ops.rollback import pick_target, plan_rollback, rollback
 from console.core.ops.rollout import target
+from console.core.store import Release
 
 
 @dataclass
@@ -25,9 +26,24 @@ class DrillResult(OperationResult):
     previous_release: str | None
     rollback_s: float | None
     rollforward_s: float | None
+    plan: list[str] = field(default_factory=list)
+
+    OMIT_WHEN_EMPTY = ("plan",)
 
 
-async def drill(ctx: OpContext, service_name: str, environment: str) -> DrillResult:
+@dataclass(frozen=True)
+class DrillPlan:
+    """Which release the drill rolls back to and forward from, decided once."""
+
+    service: str
+    environment: str
+    live: Release
+    previous: Release
+    steps: tuple[str, ...]
+
+
+async def plan_drill(ctx: OpContext, service_name: str, environment: str) -> DrillPlan:
+    """Refuses what the drill would refuse; the rollback's own plan is nested in it."""
     service, env = target(ctx, service_name, environment)
     if ctx.store.in_progress(service.name, env.name):
         raise Blocked(f"{service.name}/{env.name}: a deployment is in progress; drill later")
@@ -36,6 +52,24 @@ async def drill(ctx: OpContext, service_name: str, environment: str) -> DrillRes
     if live is None:
         raise Blocked(f"{service.name}/{env.name}: nothing is live to drill")
     previous = pick_target(ctx, service.name, env.name, "last-good", live)
+    back = await plan_rollback(ctx, service, env, previous, "drill")
+    steps = (
+        f"roll back {live.name} → {previous.name} ({back.mode}), measured",
+        *(f"  {step}" for step in back.steps),
+        f"roll forward {previous.name} → {live.name} (warm), measured",
+        "record both durations (status warns when the last drill ages)",
+    )
+    return DrillPlan(service.name, env.name, live, previous, steps)
+
+
+async def drill(
+    ctx: OpContext, service_name: str, environment: str, *, dry_run: bool = False
+) -> DrillResult:
+    plan = await plan_drill(ctx, service_name, environment)
+    live, previous = plan.live, plan.previous
+    if dry_run:
+        return DrillResult("planned", None, live.name, previous.name, None, None, list(plan.steps))
+    service, env = target(ctx, service_name, environment)
     back_s = forward_s = None
     try:
         back = await rollback(ctx, service.name, env.name, previous.name, kind="drill")

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from console.core.errors import Blocked, ShipdeckError
 from console.core.ops import releases as rel
-from console.core.ops.bluegreen import DeployRequest, deploy_blue_green
-from console.core.ops.canary import CanaryRequest, deploy_canary
+from console.core.ops.bluegreen import DeployRequest, deploy_blue_green, plan_deploy
+from console.core.ops.canary import CanaryRequest, deploy_canary, plan_canary_deploy
 from console.core.ops.context import OpContext
 from console.core.ops.results import OperationResult
 from console.core.ops.rollback import rollback
@@ -26,13 +26,55 @@ class PipelineResult(OperationResult):
     stage: str | None
     reason: str | None
     stages: list[dict] = field(default_factory=list)
+    plan: list[str] = field(default_factory=list)
+
+    OMIT_WHEN_EMPTY = ("plan",)
 
 
-async def pipeline(ctx: OpContext, service_name: str, image: str) -> PipelineResult:
+async def plan_pipeline(ctx: OpContext, service_name: str, image: str) -> tuple[str, ...]:
+    """The stages and, nested, the plan of each deploy; refuses what the run refuses."""
     service = ctx.config.service(service_name)
     for env_name in ("staging", "production"):
         if env_name not in service.environments:
             raise Blocked(f"pipeline: {service_name} has no {env_name} environment configured")
+    staging_env = service.environments["staging"]
+    staging = await plan_deploy(
+        ctx, service, staging_env, DeployRequest(service.name, "staging", image)
+    )
+    production_env = service.environments["production"]
+    production = ctx.store.traffic(service.name, "production")
+    if production is None or production.live_color is None:
+        prod = await plan_deploy(
+            ctx, service, production_env, DeployRequest(service.name, "production", image)
+        )
+        prod_title = "production: first deploy, blue-green"
+    else:
+        prod = await plan_canary_deploy(
+            ctx, CanaryRequest(service.name, "production", image), service, production_env
+        )
+        prod_title = "production: canary with analysis (a failed look rolls back)"
+    before = staging.from_release.name if staging.from_release else None
+    return (
+        f"staging: blue-green deploy of {staging.release_name}",
+        *(f"  {step}" for step in staging.steps),
+        prod_title,
+        *(f"  {step}" for step in prod.steps),
+        f"verify production for {service.post_deploy_verify_s:g}s",
+        "on any failure: roll production back"
+        + (f" and return staging to {before}" if before else ""),
+    )
+
+
+async def pipeline(
+    ctx: OpContext, service_name: str, image: str, *, dry_run: bool = False
+) -> PipelineResult:
+    service = ctx.config.service(service_name)
+    for env_name in ("staging", "production"):
+        if env_name not in service.environments:
+            raise Blocked(f"pipeline: {service_name} has no {env_name} environment configured")
+    if dry_run:
+        steps = await plan_pipeline(ctx, service_name, image)
+        return PipelineResult("planned", None, None, [], list(steps))
     stages: list[dict] = []
     staging_before = rel.live_release(ctx.store, ctx.store.traffic(service.name, "staging"))
 

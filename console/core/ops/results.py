@@ -17,10 +17,17 @@ class OperationResult:
     outcome: str
     # Outcomes that mean "nothing went wrong" (a dry run's plan included).
     OK_OUTCOMES: ClassVar[tuple[str, ...]] = ("succeeded", "planned")
+    # Fields left out of the JSON document while empty (added after scripts
+    # already depended on the document's shape).
+    OMIT_WHEN_EMPTY: ClassVar[tuple[str, ...]] = ()
 
     @property
     def exit_code(self) -> int:
         return int(ExitCode.OK if self.outcome in self.OK_OUTCOMES else ExitCode.FAILED)
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {
+            key: value
+            for key, value in self.__dict__.items()
+            if not (key in self.OMIT_WHEN_EMPTY and not value)
+        }

@@ -199,3 +199,12 @@ def test_hosts_with_a_malformed_known_hosts_file_is_invalid_input_in_one_line(tm
         f"web-1: INVALID — web-1: known_hosts file {known_hosts} cannot be read: "
         "Invalid known hosts marker: bogus"
     ]
+
+
+@pytest.mark.parametrize("command", [["promote", "web"], ["abort", "web"]])
+def test_a_dry_run_with_no_rollout_in_progress_is_blocked_like_the_run(
+    config_path, tmp_path, command
+):
+    state = str(tmp_path / "state.db")
+    code, out, err = invoke("--config", str(config_path), "--state", state, *command, "--dry-run")
+    assert code == 3 and "no rollout in progress" in err and err.count("\n") == 1

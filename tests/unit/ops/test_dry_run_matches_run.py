@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from console.core.config import parse_config
 from console.core.ops.bluegreen import DeployRequest, deploy_blue_green
+from console.core.ops.drill import drill
+from console.core.ops.pipeline import pipeline
 from console.core.ops.rollback import rollback
-from tests.unit.ops.fakes import make_context
+from tests.unit.ops.fakes import CONFIG_TEXT, make_context
 
 
 async def deploy(op, image: str) -> None:
@@ -70,3 +73,52 @@ async def test_the_dry_run_plan_is_the_plan_the_blue_green_deploy_records_and_ru
     assert plan["steps"] == dry.plan
     assert (plan["release"], plan["from_release"]) == (dry.release, dry.previous_release)
     assert op.store.traffic("web", "production").live_color == plan["to_color"]
+
+
+async def test_a_drill_dry_run_names_both_releases_and_changes_nothing(tmp_path):
+    op = make_context(tmp_path)
+    for image in ("v1", "v2"):
+        await deploy(op, image)
+    applied = len(op.lbs.applied)
+
+    plan = await drill(op, "web", "production", dry_run=True)
+
+    assert plan.outcome == "planned" and plan.exit_code == 0
+    assert (plan.live_release, plan.previous_release) == ("v2", "v1")
+    assert plan.plan[0] == "roll back v2 → v1 (warm), measured"
+    assert len(op.lbs.applied) == applied and op.store.last_drill("web", "production") is None
+
+
+async def test_a_drill_records_the_rollback_its_dry_run_planned(tmp_path):
+    op = make_context(tmp_path)
+    for image in ("v1", "v2"):
+        await deploy(op, image)
+
+    plan = await drill(op, "web", "production", dry_run=True)
+    result = await drill(op, "web", "production")
+
+    assert result.outcome == "succeeded" and "plan" not in result.to_dict()
+    back = op.store.history("web", limit=2)[-1]
+    assert recorded_plan(op, back.id)["steps"] == [s.strip() for s in plan.plan[1:-2]]
+
+
+STAGING = """
+[services.web.environments.staging]
+listen = "127.0.0.1:9080"
+preview_listen = "127.0.0.1:9081"
+base_port = 19080
+[services.web.environments.production]
+"""
+
+
+async def test_a_pipeline_dry_run_nests_each_stage_plan_and_changes_nothing(tmp_path):
+    op = make_context(tmp_path)
+    op.config = parse_config(CONFIG_TEXT + STAGING)
+    await deploy(op, "v1")
+
+    plan = await pipeline(op, "web", "v2", dry_run=True)
+
+    assert plan.outcome == "planned" and plan.exit_code == 0 and plan.stages == []
+    assert plan.plan[0] == "staging: blue-green deploy of v2"
+    assert any(step.startswith("production: canary") for step in plan.plan)
+    assert op.store.in_progress("web", "staging") == []
