@@ -15,9 +15,9 @@ from console.core.analysis_live import analyze_live
 from console.core.errors import Blocked
 from console.core.judge import Judge
 from console.core.ops import releases as rel
-from console.core.ops.bluegreen import target
 from console.core.ops.canary import template_for
 from console.core.ops.context import OpContext
+from console.core.ops.rollout import target
 from console.core.ops.sampling import RELEASE_QUERIES, make_sampler
 from console.core.replay import verdict_document
 from engines.metrics.prometheus import PrometheusSource

@@ -156,13 +156,15 @@ def _resumed_run(
         f"resuming canary #{deployment.id} at step {state.get('step_index', 0) + 1}",
         deployment.id,
     )
+    to_release = ctx.store.release(state["to_release_id"])
+    assert to_release is not None  # a recorded deployment always names its release
     return CanaryRun(
         ctx,
         service,
         env,
         deployment.id,
         state,
-        ctx.store.release(state["to_release_id"]),
+        to_release,
         traffic,
         state["from_color"],
         state["to_color"],
@@ -233,6 +235,12 @@ class CanaryRun:
         self.emit("step", "re-checked health of canary and baseline")
         if self.state.get("weight_pct"):
             await self.set_weight(int(self.state["weight_pct"]))
+
+    def recorded_weight_pct(self) -> float | None:
+        """The canary weight as persisted now (the sampler splits counts by it)."""
+        deployment = self.ctx.store.deployment(self.deployment_id)
+        weight = deployment.state.get("weight_pct") if deployment else None
+        return float(weight) if isinstance(weight, int | float) else None
 
     async def set_weight(self, weight: int) -> None:
         slots = await running_slots(self.ctx, self.service, self.env)
@@ -355,7 +363,7 @@ class CanaryRun:
             self.canary_color,
             self.to_release.name,
             self.baseline.name if self.baseline else "",
-            weight=lambda: ctx.store.deployment(self.deployment_id).state.get("weight_pct"),
+            weight=self.recorded_weight_pct,
         )
         reference = await sampler.baseline_reference()
         judge = Judge(template, baseline_reference=reference)

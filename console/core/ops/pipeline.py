@@ -8,6 +8,7 @@ a bad image never lingers in staging either.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from console.core.errors import Blocked, ShipdeckError
 from console.core.ops import releases as rel
@@ -25,7 +26,7 @@ class PipelineResult(OperationResult):
     outcome: str  # succeeded | failed
     stage: str | None
     reason: str | None
-    stages: list[dict] = field(default_factory=list)
+    stages: list[dict[str, Any]] = field(default_factory=list)
     plan: list[str] = field(default_factory=list)
 
     OMIT_WHEN_EMPTY = ("plan",)
@@ -75,7 +76,7 @@ async def pipeline(
     if dry_run:
         steps = await plan_pipeline(ctx, service_name, image)
         return PipelineResult("planned", None, None, [], list(steps))
-    stages: list[dict] = []
+    stages: list[dict[str, Any]] = []
     staging_before = rel.live_release(ctx.store, ctx.store.traffic(service.name, "staging"))
 
     def stage(name: str, outcome: str, detail: str | None) -> None:
@@ -117,10 +118,13 @@ async def pipeline(
     # 3. post-deploy verification of the new production live color
     svc, env = target(ctx, service.name, "production")
     traffic = ctx.store.traffic(service.name, "production")
+    live_color = traffic.live_color if traffic else None
     try:
+        if live_color is None:
+            raise ShipdeckError("production has no live color after its rollout")
         summary = await post_deploy_verify(
-            ctx.fleet, svc, env, traffic.live_color, ctx.clock, svc.post_deploy_verify_s
-        )  # type: ignore[union-attr,arg-type]
+            ctx.fleet, svc, env, live_color, ctx.clock, svc.post_deploy_verify_s
+        )
         stage("verification", "succeeded", summary)
     except ShipdeckError as error:
         stage("verification", "failed", str(error))

@@ -149,7 +149,7 @@ async def running_slots(
     ctx: OpContext, service: ServiceConfig, env: EnvironmentTarget
 ) -> dict[str, str]:
     views = await view_slots(ctx.fleet, service, env)
-    return {slot: view.release for slot, view in views.items() if view.everywhere and view.release}  # type: ignore[misc]
+    return {slot: view.release for slot, view in views.items() if view.everywhere and view.release}
 
 
 async def prune_releases(ctx: OpContext, service: ServiceConfig, env: EnvironmentTarget) -> None:

@@ -10,7 +10,8 @@ for remote hosts).
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from console.core.config import EnvironmentTarget, ServiceConfig
 from console.core.errors import ShipdeckError
@@ -52,16 +53,29 @@ def arm_display(arm: ArmSample | None) -> dict[str, float | None]:
     return result
 
 
+class IntervalSource(Protocol):
+    """What the sampler reads: Prometheus or direct scrapes of each instance."""
+
+    async def sample_interval(
+        self,
+        service: str,
+        end_ts: float,
+        interval_s: float,
+        *,
+        weight_pct: float | None = None,
+    ) -> IntervalSample: ...
+
+
 class CanarySampler:
     """Produces one ``IntervalSample`` per call, covering the time since the previous call."""
 
     def __init__(
         self,
         service: str,
-        source: Any,
+        source: IntervalSource,
         scraper: DirectScraper | None,
-        weight: Any,
-        clock: Any = time.time,
+        weight: Callable[[], float | None],
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.service = service
         self.source = source
