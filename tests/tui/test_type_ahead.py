@@ -65,3 +65,22 @@ async def test_enter_typed_before_an_unprotected_confirmation_paints_cancels():
         type_now(app, "enter")
         await pilot.pause(0.3)
         assert app.results == [False]
+
+
+async def test_enter_typed_before_the_release_picker_paints_picks_the_safest_release():
+    from datetime import UTC, datetime
+
+    from console.tui.data import ReleaseChoice, Target
+    from console.tui.dialogs.forms import ReleasePicker
+
+    app = DialogHost()
+    target = Target("web", "production", protected=True)
+    choices = [
+        ReleaseChoice("v41", "repo@sha256:" + "a" * 64, None, True, "blue", True),
+        ReleaseChoice("v40", "repo@sha256:" + "b" * 64, None, False, None, False),
+    ]
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(ReleasePicker(target, choices, datetime.now(UTC)), app.results.append)
+        type_now(app, "enter")
+        await pilot.pause(0.3)
+        assert app.results == [choices[0]]

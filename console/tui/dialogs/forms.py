@@ -66,7 +66,9 @@ class ReleasePicker(ModalScreen[ReleaseChoice | None]):
     def on_mount(self) -> None:
         options = self.query_one("#releases", OptionList)
         options.highlighted = 0
-        options.focus()
+        # Focus now, not on the next idle: an Enter typed ahead then reaches the list's
+        # own binding and picks the highlighted (safest) release.
+        self.set_focus(options, scroll_visible=False)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
