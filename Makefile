@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 
 # Debian packages the rig and the demo drive (dockerd, sshd, registry, nginx, HAProxy, Prometheus, wrk, hey).
 system:
-	@bash tests/rig/system-packages.sh
+	@bash console/demo/rig/system-packages.sh
 
 demo: $(STAMP) system
 	@$(PY) -m console demo
@@ -24,13 +24,14 @@ test: $(STAMP) system
 	@$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	@$(VENV)/bin/ruff check console engines tests bench demo
-	@$(VENV)/bin/ruff format --check console engines tests bench demo
+	@$(VENV)/bin/ruff check console engines tests bench
+	@$(VENV)/bin/ruff format --check console engines tests bench
 	@$(VENV)/bin/lint-imports
+	@$(VENV)/bin/mypy console/core engines
 
 format: $(STAMP)
-	@$(VENV)/bin/ruff check --fix console engines tests bench demo
-	@$(VENV)/bin/ruff format console engines tests bench demo
+	@$(VENV)/bin/ruff check --fix console engines tests bench
+	@$(VENV)/bin/ruff format console engines tests bench
 
 bench: $(STAMP) system
 	@$(PY) -m bench

@@ -30,10 +30,10 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from console.demo.rig.rig import Rig, RigHost
 from engines.docker_host import ContainerSpec, DockerHost, HealthCheck
 from engines.fanout import fan_out
 from engines.ssh import SshPool
-from tests.rig.rig import Rig, RigHost
 
 HOSTS = 8
 TARGET_RATIO = 2.0

@@ -32,6 +32,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from console.demo.rig.daemons import RigUnavailable, free_port  # noqa: E402
+from console.demo.rig.edge import NginxEdge  # noqa: E402
+from console.demo.rig.haproxy_edge import HaproxyEdge  # noqa: E402
 from engines.errors import TargetUnreachable  # noqa: E402
 from engines.lb import LocalTransport, make_writer  # noqa: E402
 from tests.integration.lb.conftest import (  # noqa: E402
@@ -44,9 +47,6 @@ from tests.integration.lb.conftest import (  # noqa: E402
     haproxy_settings,
     nginx_settings,
 )
-from tests.rig.daemons import RigUnavailable, free_port  # noqa: E402
-from tests.rig.edge import NginxEdge  # noqa: E402
-from tests.rig.haproxy_edge import HaproxyEdge  # noqa: E402
 
 TARGET_P95_MS = {"nginx reload": 250.0, "haproxy reload": 250.0, "haproxy runtime API": 20.0}
 RELOAD_GAP_S = 0.5  # swaps start this far apart: each converges before the next

@@ -18,10 +18,10 @@ from console.core.config import load_config
 from console.core.fleet import Fleet
 from console.core.ops.context import OpContext
 from console.core.store import open_store
+from console.demo.rig.daemons import free_port
+from console.demo.rig.edge import NginxEdge, PrometheusServer
+from console.demo.rig.rig import Rig
 from tests.integration.conftest import CANARY_TEMPLATE, write_stack_config, write_targets
-from tests.rig.daemons import free_port
-from tests.rig.edge import NginxEdge, PrometheusServer
-from tests.rig.rig import Rig
 
 
 @dataclass

@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
+from console.demo.rig.daemons import RigUnavailable
+from console.demo.rig.rig import Rig, RigHost
 from engines.docker_host import ContainerSpec, DockerHost
 from engines.ssh import SshPool
-from tests.rig.daemons import RigUnavailable
-from tests.rig.require import missing
-from tests.rig.rig import Rig, RigHost
+from tests.require import missing
 
 
 @pytest.fixture(autouse=True)

@@ -7,8 +7,9 @@ judge scrapes instances directly), SQLite state and a demo flags file — all
 under one directory. What was started is recorded in ``environment.json`` so
 ``shipdeck demo --down`` from any process stops exactly that, and nothing else.
 
-The rig lives in ``tests/rig`` (it is also what the integration tests run on);
-the demo therefore needs a source checkout, which ``make demo`` is.
+The rig lives in ``console/demo/rig`` (the integration tests run on it too), so
+an installed shipdeck runs the demo as well as a source checkout (``make demo``).
+It must never write inside the package: everything goes under ``directory``.
 """
 
 from __future__ import annotations
@@ -27,10 +28,20 @@ from typing import Any
 import tomli_w
 
 from console.core.errors import Unreachable
+from console.demo.rig.edge import NginxEdge, PrometheusServer
+from console.demo.rig.rig import Rig
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEMO_CONFIG = REPO_ROOT / "config" / "demo.toml"
-DEMO_FLAGS = REPO_ROOT / "config" / "flags.demo.toml"
+
+def _demo_file(name: str) -> Path:
+    """``config/NAME``: in a wheel it ships as ``console/demo/config/NAME``
+    (pyproject's force-include); in a source checkout it is read from ``config/``."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "config" / name
+    return packaged if packaged.is_file() else here.parents[1] / "config" / name
+
+
+DEMO_CONFIG = _demo_file("demo.toml")
+DEMO_FLAGS = _demo_file("flags.demo.toml")
 HOST_NAMES = ["demo-1", "demo-2"]
 PROMETHEUS_PORT = 19090
 
@@ -47,16 +58,6 @@ def make_demo_directory(directory: Path) -> None:
     except FileExistsError:
         return
     directory.chmod(0o700)  # mkdir's mode passes through the umask
-
-
-def _rig_modules() -> Any:
-    try:
-        from tests.rig import edge, rig
-    except ImportError as error:
-        raise Unreachable(
-            f"the demo needs a source checkout of shipdeck (tests/rig is missing: {error}); run it with make demo"
-        ) from None
-    return rig, edge
 
 
 @dataclass
@@ -80,7 +81,6 @@ class DemoEnvironment:
         cls, directory: Path, *, progress: Any = print, use_prometheus: bool = True
     ) -> DemoEnvironment:
         """Start everything; on any failure stop what was started and raise ``Unreachable``."""
-        rig_module, edge = _rig_modules()
         directory = directory.resolve()
         if (directory / "environment.json").exists():
             progress(f"a previous demo left {directory}; stopping it first")
@@ -90,18 +90,18 @@ class DemoEnvironment:
         try:
             progress("starting the rig: dockerd, registry, 2 sshd hosts, demo images v1/v2/v3 …")
             began = time.monotonic()
-            rig = rig_module.Rig.start(n_hosts=2, workdir=directory / "rig", host_names=HOST_NAMES)
+            rig = Rig.start(n_hosts=2, workdir=directory / "rig", host_names=HOST_NAMES)
             started.append(rig)
             progress(
                 f"  rig up in {time.monotonic() - began:.1f}s ({', '.join(f'{k} {v:.1f}s' for k, v in rig.timings_s.items())})"
             )
-            nginx = edge.NginxEdge.start(directory / "nginx")
+            nginx = NginxEdge.start(directory / "nginx")
             started.append(nginx)
             progress(f"  nginx up (config in {nginx.directory})")
             prometheus = None
             if use_prometheus and shutil.which("prometheus"):
                 targets = directory / "prometheus-targets.json"
-                prometheus = edge.PrometheusServer.start(
+                prometheus = PrometheusServer.start(
                     directory / "prometheus", PROMETHEUS_PORT, targets
                 )
                 started.append(prometheus)

@@ -7,12 +7,18 @@ never see each other's traffic state; containers are removed after each test.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
+import os
 import random
-from collections.abc import AsyncIterator, Iterator
+import subprocess
+import sys
+import tomllib
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import pytest
 import tomli_w
@@ -22,10 +28,10 @@ from console.core.config import Config, load_config
 from console.core.fleet import Fleet
 from console.core.ops.context import OpContext
 from console.core.store import open_store
-from tests.rig.daemons import RigUnavailable, free_port
-from tests.rig.edge import NginxEdge, PrometheusServer
-from tests.rig.require import missing
-from tests.rig.rig import Rig
+from console.demo.rig.daemons import RigUnavailable, free_port
+from console.demo.rig.edge import NginxEdge, PrometheusServer
+from console.demo.rig.rig import Rig
+from tests.require import missing
 
 
 @dataclass
@@ -56,13 +62,49 @@ class Stack:
         )
 
     def cli_env(self) -> dict[str, str]:
-        import os
-
         return {
             **os.environ,
             "SHIPDECK_CONFIG": str(self.config_path),
             "SHIPDECK_OPERATOR": "tester",
         }
+
+    def shipdeck(self, *argv: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
+        """``shipdeck *argv`` run to completion against this stack's config."""
+        return subprocess.run(
+            [sys.executable, "-m", "console", *argv],
+            env=self.cli_env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+        )
+
+    def start_shipdeck(self, *argv: str) -> subprocess.Popen[bytes]:
+        """``shipdeck *argv`` started in the background, its output discarded (a test
+        that kills it reads what it did from the state store)."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "console", *argv],
+            env=self.cli_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    @contextlib.contextmanager
+    def editing_config(self) -> Iterator[dict[str, Any]]:
+        """The config file as a TOML document, written back when the block ends."""
+        document = tomllib.loads(self.config_path.read_text())
+        yield document
+        self.config_path.write_text(tomli_w.dumps(document))
+
+    def update_service(self, **changes: Any) -> None:
+        """Set keys of the ``web`` service in the config file."""
+        with self.editing_config() as document:
+            document["services"]["web"].update(changes)
+
+
+def live_release(op: OpContext, environment: str = "production") -> str | None:
+    """The release the LB sends ``web``'s live traffic to, as the store records it."""
+    traffic = op.store.traffic("web", environment)
+    return op.store.release(traffic.release_of(traffic.live_color)).name if traffic else None
 
 
 def write_stack_config(
@@ -126,31 +168,88 @@ def write_stack_config(
     path.write_text(tomli_w.dumps(document))
 
 
-@pytest.fixture
-def nginx_edge(tmp_path: Path) -> Iterator[NginxEdge]:
+T = TypeVar("T")
+
+
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=Stoppable)
+
+
+def started(start: Callable[[], T]) -> T:
+    """What ``start()`` returns, or a skip (a failure under SHIPDECK_REQUIRE_RIG=1)
+    naming the rig component it could not start."""
     try:
-        edge = NginxEdge.start(tmp_path / "nginx")
+        return start()
     except RigUnavailable as exc:
         missing(exc.component, exc.why)
+        raise  # missing() never returns
+
+
+@contextlib.contextmanager
+def running(start: Callable[[], S]) -> Iterator[S]:
+    """A daemon started (or missing, as ``started`` says) and stopped when the block ends."""
+    daemon = started(start)
     try:
-        yield edge
+        yield daemon
     finally:
-        edge.stop()
+        daemon.stop()
+
+
+@pytest.fixture
+def nginx_edge(tmp_path: Path) -> Iterator[NginxEdge]:
+    """A real nginx in the test's own directory."""
+    with running(lambda: NginxEdge.start(tmp_path / "nginx")) as edge:
+        yield edge
+
+
+def new_stack(
+    rig: Rig,
+    nginx: NginxEdge,
+    directory: Path,
+    base_port: int,
+    prometheus: PrometheusServer | None = None,
+    extra_document: dict | None = None,
+    **service: Any,
+) -> Stack:
+    """A stack whose config (``directory/shipdeck.toml``) is ``write_stack_config``'s."""
+    stack = Stack(
+        rig,
+        nginx,
+        directory / "shipdeck.toml",
+        directory / "state.db",
+        free_port(),
+        [],
+        prometheus,
+    )
+    write_stack_config(
+        stack.config_path,
+        rig,
+        nginx,
+        stack.state_path,
+        stack.listen_port,
+        base_port,
+        extra_document,
+        **service,
+    )
+    return stack
+
+
+def random_base_port() -> int:
+    """A multiple of 10 somewhere between 20000 and 40000: each test's slot ports differ."""
+    return random.randrange(20000, 40000, 10)
 
 
 @pytest.fixture
 async def stack(rig: Rig, rig_hosts, nginx_edge: NginxEdge, tmp_path: Path) -> AsyncIterator[Stack]:
-    listen = free_port()
-    base_port = random.randrange(20000, 40000, 10)
-    config_path = tmp_path / "shipdeck.toml"
-    write_stack_config(config_path, rig, nginx_edge, tmp_path / "state.db", listen, base_port)
-    yield Stack(rig, nginx_edge, config_path, tmp_path / "state.db", listen, [])
+    """A blue-green ``web`` service on the rig's hosts, behind the test's own nginx."""
+    yield new_stack(rig, nginx_edge, tmp_path, random_base_port())
 
 
 def write_targets(path: Path, rig: Rig, base_port: int, job: str = "web") -> None:
     """Every slot port of every host; series are told apart by their version label."""
-    import json
-
     targets = [f"{h.publish_address}:{base_port + offset}" for h in rig.hosts for offset in (0, 1)]
     path.write_text(json.dumps([{"targets": targets, "labels": {"job": job}}]))
 
@@ -170,51 +269,45 @@ CANARY_TEMPLATE = {
 }
 
 
+CANARY_STEPS = [
+    {"weight": 5},
+    {"analysis": "test", "duration": "60s"},
+    {"weight": 25},
+    {"analysis": "test", "duration": "15s"},
+    {"weight": 50},
+    {"analysis": "test", "duration": "10s"},
+    {"weight": 100},
+]
+
+
 @pytest.fixture
 async def canary_stack(
     rig: Rig, rig_hosts, nginx_edge: NginxEdge, tmp_path: Path
 ) -> AsyncIterator[Stack]:
     """A stack whose service deploys by canary, judged from a real Prometheus (1 s scrapes)."""
-    listen = free_port()
-    base_port = random.randrange(20000, 40000, 10)
+    base_port = random_base_port()
     targets = tmp_path / "targets.json"
     write_targets(targets, rig, base_port)
-    try:
-        prometheus = PrometheusServer.start(tmp_path / "prometheus", free_port(), targets)
-    except RigUnavailable as exc:
-        missing(exc.component, exc.why)
-    config_path = tmp_path / "shipdeck.toml"
-    steps = [
-        {"weight": 5},
-        {"analysis": "test", "duration": "60s"},
-        {"weight": 25},
-        {"analysis": "test", "duration": "15s"},
-        {"weight": 50},
-        {"analysis": "test", "duration": "10s"},
-        {"weight": 100},
-    ]
-    write_stack_config(
-        config_path,
-        rig,
-        nginx_edge,
-        tmp_path / "state.db",
-        listen,
-        base_port,
-        strategy="canary",
-        smoke=[{"path": "/healthz", "status": 200}],
-        analysis="test",
-        canary_steps=steps,
-        env={},
-        extra_document={
-            "analysis": {"test": CANARY_TEMPLATE},
-            "metrics": {
-                "prometheus_url": prometheus.url,
-                "scrape_interval_s": 1,
-                "query_timeout_s": 2,
+    with running(
+        lambda: PrometheusServer.start(tmp_path / "prometheus", free_port(), targets)
+    ) as prometheus:
+        yield new_stack(
+            rig,
+            nginx_edge,
+            tmp_path,
+            base_port,
+            prometheus,
+            extra_document={
+                "analysis": {"test": CANARY_TEMPLATE},
+                "metrics": {
+                    "prometheus_url": prometheus.url,
+                    "scrape_interval_s": 1,
+                    "query_timeout_s": 2,
+                },
             },
-        },
-    )
-    try:
-        yield Stack(rig, nginx_edge, config_path, tmp_path / "state.db", listen, [], prometheus)
-    finally:
-        prometheus.stop()
+            strategy="canary",
+            smoke=[{"path": "/healthz", "status": 200}],
+            analysis="test",
+            canary_steps=CANARY_STEPS,
+            env={},
+        )

@@ -5,16 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import tomllib
 
 import pytest
-import tomli_w
 
 from console.core.ops.bluegreen import DeployRequest, deploy_blue_green
 from console.core.ops.canary import CanaryRequest, deploy_canary
 from console.core.ops.drill import drill
 from console.core.ops.rollback import rollback
 from engines.loadgen import LoadStats, run_load
+from tests.integration.conftest import live_release
 
 pytestmark = pytest.mark.rig
 
@@ -66,8 +65,8 @@ async def test_a_healthy_canary_is_promoted_through_every_step(canary_stack):
         result = await deploy_canary(op, CanaryRequest("web", "production", "v2"))
     assert result.outcome == "succeeded", result.reason
     assert weights_set(canary_stack, result.deployment_id) == [5, 25, 50]
+    assert live_release(op) == "v2"
     traffic = op.store.traffic("web", "production")
-    assert op.store.release(traffic.release_of(traffic.live_color)).name == "v2"
     assert (
         traffic.release_of("blue" if traffic.live_color == "green" else "green") is not None
     )  # v1 warm
@@ -90,11 +89,8 @@ async def test_a_canary_with_a_higher_error_rate_is_rolled_back_during_the_first
     # users outside the canary share never saw the canary: it served about its weight, no more
     canary_share = stats.by_release.get("v3", 0) / max(1, stats.requests)
     assert canary_share < 0.07, stats.to_dict()
-    traffic = op.store.traffic("web", "production")
-    assert (
-        traffic.canary_release is None
-        and op.store.release(traffic.release_of(traffic.live_color)).name == "v1"
-    )
+    assert op.store.traffic("web", "production").canary_release is None
+    assert live_release(op) == "v1"
     await op.fleet.close()
 
 
@@ -111,9 +107,8 @@ async def test_a_latency_regression_is_rolled_back_on_the_latency_metric(canary_
 async def test_prometheus_stopped_mid_analysis_pauses_as_inconclusive_and_never_promotes(
     canary_stack,
 ):
-    document = tomllib.loads(canary_stack.config_path.read_text())
-    del document["analysis"]["test"]["on_inconclusive"]  # the default: pause
-    canary_stack.config_path.write_text(tomli_w.dumps(document))
+    with canary_stack.editing_config() as document:
+        del document["analysis"]["test"]["on_inconclusive"]  # the default: pause
     await baseline(canary_stack)
     op = canary_stack.context()
     async with load(canary_stack.listen_port):
@@ -132,8 +127,7 @@ async def test_prometheus_stopped_mid_analysis_pauses_as_inconclusive_and_never_
         paused = [m for e, m, _ in canary_stack.events if e == "paused"]
         assert paused and "inconclusive" in paused[0]
         assert not any(e == "step_extended" for e, _, _ in canary_stack.events)
-        traffic = op.store.traffic("web", "production")
-        assert op.store.release(traffic.release_of(traffic.live_color)).name == "v1"
+        assert live_release(op) == "v1"
         abort = canary_stack.context(operator="oncall")
         result = await rollback(abort, "web", "production", kind="abort")
         outcome = await asyncio.wait_for(rollout, 60)
@@ -152,6 +146,5 @@ async def test_a_drill_records_rollback_and_roll_forward_durations(stack):
     assert (
         recorded.rollback_s == result.rollback_s and recorded.rollforward_s == result.rollforward_s
     )
-    traffic = op.store.traffic("web", "production")
-    assert op.store.release(traffic.release_of(traffic.live_color)).name == "v2"
+    assert live_release(op) == "v2"
     await op.fleet.close()

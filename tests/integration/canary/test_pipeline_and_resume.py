@@ -6,42 +6,32 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
-import sys
 
 import pytest
-import tomli_w
 
 from console.core.ops.bluegreen import DeployRequest, deploy_blue_green
 from console.core.ops.pipeline import pipeline
 from console.core.store import open_store
+from console.demo.rig.daemons import free_port
 from engines.http import http_get
 from tests.integration.canary.test_canary_rollouts import load
-from tests.rig.daemons import free_port
+from tests.integration.conftest import live_release
 
 pytestmark = pytest.mark.rig
 
 
-def live(op, environment: str) -> str | None:
-    traffic = op.store.traffic("web", environment)
-    return op.store.release(traffic.release_of(traffic.live_color)).name if traffic else None
-
-
 def add_staging(stack) -> None:
-    import tomllib
-
-    document = tomllib.loads(stack.config_path.read_text())
-    service = document["services"]["web"]
-    service["environments"] = {
-        "staging": {
-            "listen": f"127.0.0.1:{free_port()}",
-            "preview_listen": f"127.0.0.1:{free_port()}",
-            "base_port": service["base_port"] + 5,
-            "protected": False,
-        },
-        "production": {},
-    }
-    stack.config_path.write_text(tomli_w.dumps(document))
+    with stack.editing_config() as document:
+        service = document["services"]["web"]
+        service["environments"] = {
+            "staging": {
+                "listen": f"127.0.0.1:{free_port()}",
+                "preview_listen": f"127.0.0.1:{free_port()}",
+                "base_port": service["base_port"] + 5,
+                "protected": False,
+            },
+            "production": {},
+        }
 
 
 async def test_pipeline_stops_a_bad_image_at_the_canary_and_both_environments_keep_the_previous_release(
@@ -59,38 +49,19 @@ async def test_pipeline_stops_a_bad_image_at_the_canary_and_both_environments_ke
         result.outcome == "failed" and result.stage == "production-canary" and result.exit_code == 1
     )
     assert [s["stage"] for s in result.stages][:2] == ["staging", "production-canary"]
-    assert live(op, "staging") == "v1" and live(op, "production") == "v1"
+    assert live_release(op, "staging") == "v1" and live_release(op, "production") == "v1"
     await op.fleet.close()
 
 
-def shipdeck(stack, *argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "console", *argv],
-        env=stack.cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 async def interrupted_canary(stack):
-    import tomllib
-
-    # 5% errors in both arms, so the resumed analysis can prove "no worse" within its steps
-    document = tomllib.loads(stack.config_path.read_text())
-    document["services"]["web"]["env"] = {"ERROR_RATE": "0.05"}
-    document["services"]["web"]["max_error_rate"] = 0.25  # verification must not trip on the 5%
-    stack.config_path.write_text(tomli_w.dumps(document))
+    # 5% errors in both arms, so the resumed analysis can prove "no worse" within its steps;
+    # verification must not trip on the 5%
+    stack.update_service(env={"ERROR_RATE": "0.05"}, max_error_rate=0.25)
     op = stack.context()
     result = await deploy_blue_green(op, DeployRequest("web", "production", "v1", verify_s=1.0))
     assert result.outcome == "succeeded", result.reason
     await op.fleet.close()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "console", "deploy", "web", "v2", "--yes", "--json"],
-        env=stack.cli_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = stack.start_shipdeck("deploy", "web", "v2", "--yes", "--json")
     store = open_store(stack.state_path)
     try:
         for _ in range(600):
@@ -115,7 +86,9 @@ async def answering(stack) -> str | None:
 async def test_kill_9_mid_rollout_then_abort_returns_everything_to_the_baseline(canary_stack):
     async with load(canary_stack.listen_port):
         store = await interrupted_canary(canary_stack)
-        result = await asyncio.to_thread(shipdeck, canary_stack, "abort", "web", "--yes", "--json")
+        result = await asyncio.to_thread(
+            canary_stack.shipdeck, "abort", "web", "--yes", "--json", timeout_s=300
+        )
     assert result.returncode == 0, result.stdout + result.stderr
     traffic = store.traffic("web", "production")
     assert traffic.canary_release is None and store.in_progress("web", "production") == []
@@ -126,7 +99,7 @@ async def test_kill_9_mid_rollout_then_resume_finishes_the_rollout(canary_stack)
     async with load(canary_stack.listen_port):
         store = await interrupted_canary(canary_stack)
         result = await asyncio.to_thread(
-            shipdeck, canary_stack, "deploy", "--resume", "web", "--yes", "--json"
+            canary_stack.shipdeck, "deploy", "--resume", "web", "--yes", "--json", timeout_s=300
         )
     summary = json.loads(result.stdout.splitlines()[-1])
     assert result.returncode == 0 and summary["outcome"] == "succeeded", (

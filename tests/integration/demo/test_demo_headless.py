@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.rig.require import missing, need_binary
+from tests.require import missing, need_binary
 
 pytestmark = pytest.mark.rig
 

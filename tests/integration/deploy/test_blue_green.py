@@ -10,6 +10,7 @@ from console.core.errors import Blocked
 from console.core.ops.bluegreen import DeployRequest, deploy_blue_green
 from console.core.ops.rollback import rollback
 from engines.loadgen import run_load
+from tests.integration.conftest import live_release
 
 pytestmark = pytest.mark.rig
 
@@ -51,8 +52,7 @@ async def test_deploy_v1_then_v2_swaps_traffic_with_zero_failed_requests(stack):
     assert recorded["steps"] == dry.plan and dry.lb_diff
     assert stats.requests > 200 and stats.failed == 0, stats.to_dict()
     assert set(stats.by_release) == {"v1", "v2"}
-    traffic = op.store.traffic("web", "production")
-    assert op.store.release(traffic.release_of(traffic.live_color)).name == "v2"
+    assert live_release(op) == "v2"
     await op.fleet.close()
 
 
@@ -93,8 +93,7 @@ async def test_a_release_failing_its_health_check_is_rolled_back_with_the_reason
     assert "not healthy" in result.reason
     deployment = op.store.deployment(result.deployment_id)
     assert deployment.outcome == "failed" and "not healthy" in deployment.reason
-    traffic = op.store.traffic("web", "production")
-    assert op.store.release(traffic.release_of(traffic.live_color)).name == "v1"
+    assert live_release(op) == "v1"
     await op.fleet.close()
 
 
@@ -124,8 +123,7 @@ async def test_a_release_failing_post_deploy_verification_is_rolled_back(stack):
     )
     result, _ = await under_load(stack.listen_port, lambda: deploy(op, "v2", verify_s=5.0))
     assert result.outcome == "rolled_back" and "post-deploy verification" in result.reason
-    traffic = op.store.traffic("web", "production")
-    assert op.store.release(traffic.release_of(traffic.live_color)).name == "v1"
+    assert live_release(op) == "v1"
     await op.fleet.close()
 
 
@@ -142,6 +140,5 @@ async def test_the_migration_gate_refuses_code_older_than_the_schema(stack):
     assert (await deploy(op, "v1", schema_needs=5, schema_supports=5)).outcome == "succeeded"
     with pytest.raises(Blocked, match="migration gate"):
         await deploy(op, "v2", schema_needs=3, schema_supports=3)
-    traffic = op.store.traffic("web", "production")
-    assert op.store.release(traffic.release_of(traffic.live_color)).name == "v1"
+    assert live_release(op) == "v1"
     await op.fleet.close()

@@ -5,13 +5,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
-import tomllib
 
 import pytest
-import tomli_w
 
 from console.core.ops.bluegreen import DeployRequest, deploy_blue_green
 from console.core.store import open_store
@@ -20,16 +16,6 @@ from engines.http import http_get
 pytestmark = pytest.mark.rig
 
 STEPS = ("starting", "smoke", "swapping", "verifying")
-
-
-def shipdeck(stack, *argv: str, timeout_s: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "console", *argv],
-        env=stack.cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-    )
 
 
 def wait_for_step(stack, step: str, timeout_s: float = 90) -> None:
@@ -51,11 +37,10 @@ async def serving_release(stack) -> str | None:
 
 def slow_smoke_tests(stack) -> None:
     """Smoke checks normally take milliseconds: too short for a poller to catch reliably."""
-    document = tomllib.loads(stack.config_path.read_text())
-    service = document["services"]["web"]
-    service["env"] = {"ERROR_RATE": "0", "EXTRA_LATENCY_MS": "250"}
-    service["smoke"] = [{"path": "/", "status": 200}] * 4
-    stack.config_path.write_text(tomli_w.dumps(document))
+    stack.update_service(
+        env={"ERROR_RATE": "0", "EXTRA_LATENCY_MS": "250"},
+        smoke=[{"path": "/", "status": 200}] * 4,
+    )
 
 
 async def kill_9_during(stack, step: str) -> None:
@@ -67,23 +52,7 @@ async def kill_9_during(stack, step: str) -> None:
         await deploy_blue_green(op, DeployRequest("web", "production", "v1"))
     ).outcome == "succeeded"
     await op.fleet.close()
-    deploy = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "console",
-            "deploy",
-            "web",
-            "v2",
-            "--yes",
-            "--json",
-            "--verify",
-            "20",
-        ],
-        env=stack.cli_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    deploy = stack.start_shipdeck("deploy", "web", "v2", "--yes", "--json", "--verify", "20")
     try:
         wait_for_step(stack, step)
     finally:
@@ -95,9 +64,9 @@ async def kill_9_during(stack, step: str) -> None:
 @pytest.mark.parametrize("step", STEPS)
 async def test_kill_9_during_a_step_then_rollback_ends_on_a_healthy_release(stack, step):
     await kill_9_during(stack, step)
-    status = json.loads(shipdeck(stack, "status", "web", "--json").stdout)["services"][0]
+    status = json.loads(stack.shipdeck("status", "web", "--json").stdout)["services"][0]
     assert status["in_progress"]["step"] == step and status["in_progress"]["interrupted"] is True
-    result = shipdeck(stack, "rollback", "web", "--yes", "--json")
+    result = stack.shipdeck("rollback", "web", "--yes", "--json")
     assert result.returncode == 0, result.stdout + result.stderr
     assert await serving_release(stack) == "v1"
     store = open_store(stack.state_path)
@@ -115,6 +84,6 @@ async def test_kill_9_during_a_step_then_rollback_ends_on_a_healthy_release(stac
 
 async def test_deploy_resume_completes_an_interrupted_deployment(stack):
     await kill_9_during(stack, "smoke")
-    result = shipdeck(stack, "deploy", "--resume", "web", "--yes", "--json", "--verify", "1")
+    result = stack.shipdeck("deploy", "--resume", "web", "--yes", "--json", "--verify", "1")
     assert result.returncode == 0, result.stdout + result.stderr
     assert await serving_release(stack) == "v2"

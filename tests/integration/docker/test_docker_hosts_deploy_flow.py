@@ -9,10 +9,10 @@ from collections.abc import Callable
 
 import pytest
 
+from console.demo.rig.rig import Rig, RigHost
 from engines.docker_host import ContainerSpec, DockerHost, HostSpec, PullProgress
 from engines.errors import EngineOperationFailed
 from engines.fanout import fan_out
-from tests.rig.rig import Rig, RigHost
 
 pytestmark = pytest.mark.rig
 

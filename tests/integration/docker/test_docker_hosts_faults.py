@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from console.demo.rig.daemons import free_port
+from console.demo.rig.rig import Rig, RigHost
+from console.demo.rig.sshd import generate_key_pair, known_hosts_line
 from engines.docker_host import ContainerSpec, DockerHost, HealthCheck, HostSpec
 from engines.errors import EngineOperationFailed, TargetUnreachable
 from engines.fanout import fan_out
 from engines.ssh import SshPool
-from tests.rig.daemons import free_port
-from tests.rig.rig import Rig, RigHost
-from tests.rig.sshd import generate_key_pair, known_hosts_line
 
 pytestmark = pytest.mark.rig
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import docker.errors
 import pytest
 
+from console.demo.rig.rig import Rig
 from engines.docker_host import ContainerSpec, DockerHost
-from tests.rig.rig import Rig
 
 pytestmark = pytest.mark.rig
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.rig.rig import Rig
+from console.demo.rig.rig import Rig
 
 pytestmark = pytest.mark.rig
 

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
+from console.demo.rig.rig import RigHost
 from engines.errors import EngineOperationFailed
 from engines.ssh import SshPool
-from tests.rig.rig import RigHost
 
 pytestmark = pytest.mark.rig
 

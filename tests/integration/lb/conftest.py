@@ -28,11 +28,12 @@ from pathlib import Path
 
 import pytest
 
+from console.demo.rig.daemons import free_port
+from console.demo.rig.edge import NginxEdge
+from console.demo.rig.haproxy_edge import HaproxyEdge
 from engines.lb import Backend, LbSettings, LbWriter, LocalTransport, TrafficState, make_writer
-from tests.rig.daemons import RigUnavailable, free_port
-from tests.rig.edge import NginxEdge
-from tests.rig.haproxy_edge import HaproxyEdge
-from tests.rig.require import missing, need_binary
+from tests.integration.conftest import running
+from tests.require import need_binary
 
 HOST = "127.0.0.1"
 SERVICE = "web"
@@ -137,61 +138,38 @@ def upstreams() -> Iterator[Pair]:
 
 
 @pytest.fixture
-def nginx_edge(tmp_path: Path) -> Iterator[NginxEdge]:
-    need_binary("nginx")
-    try:
-        edge = NginxEdge.start(tmp_path / "nginx")
-    except RigUnavailable as exc:
-        missing(exc.component, exc.why)
-    try:
-        yield edge
-    finally:
-        edge.stop()
-
-
-@pytest.fixture
 def haproxy_edge(tmp_path: Path) -> Iterator[HaproxyEdge]:
-    need_binary("haproxy")
-    try:
-        edge = HaproxyEdge.start(tmp_path / "haproxy")
-    except RigUnavailable as exc:
-        missing(exc.component, exc.why)
-    try:
+    """A real HAProxy (master-worker) in the test's own directory; ``nginx_edge``
+    comes from tests/integration/conftest.py."""
+    with running(lambda: HaproxyEdge.start(tmp_path / "haproxy")) as edge:
         yield edge
-    finally:
-        edge.stop()
+
+
+def lb_settings(edge: NginxEdge | HaproxyEdge, **overrides: object) -> LbSettings:
+    """The writer settings for a rig edge: its files and commands, bounded timeouts."""
+    kind = "haproxy" if isinstance(edge, HaproxyEdge) else "nginx"
+    values: dict[str, object] = {
+        "name": f"edge-{kind}",
+        "kind": kind,
+        "config_dir": edge.config_dir,
+        "main_config": edge.main_config,
+        "validate_argv": tuple(edge.validate_command),
+        "reload_argv": tuple(edge.reload_command),
+        "timeout_s": 10.0,
+        "verify_timeout_s": 3.0,
+    }
+    if isinstance(edge, HaproxyEdge):
+        values.update(stats_socket=edge.stats_socket, master_socket=edge.master_socket)
+    values.update(overrides)
+    return LbSettings(**values)  # type: ignore[arg-type]
 
 
 def nginx_settings(edge: NginxEdge, **overrides: object) -> LbSettings:
-    values: dict[str, object] = {
-        "name": "edge-nginx",
-        "kind": "nginx",
-        "config_dir": edge.config_dir,
-        "main_config": edge.main_config,
-        "validate_argv": tuple(edge.validate_command),
-        "reload_argv": tuple(edge.reload_command),
-        "timeout_s": 10.0,
-        "verify_timeout_s": 3.0,
-    }
-    values.update(overrides)
-    return LbSettings(**values)  # type: ignore[arg-type]
+    return lb_settings(edge, **overrides)
 
 
 def haproxy_settings(edge: HaproxyEdge, **overrides: object) -> LbSettings:
-    values: dict[str, object] = {
-        "name": "edge-haproxy",
-        "kind": "haproxy",
-        "config_dir": edge.config_dir,
-        "main_config": edge.main_config,
-        "validate_argv": tuple(edge.validate_command),
-        "reload_argv": tuple(edge.reload_command),
-        "stats_socket": edge.stats_socket,
-        "master_socket": edge.master_socket,
-        "timeout_s": 10.0,
-        "verify_timeout_s": 3.0,
-    }
-    values.update(overrides)
-    return LbSettings(**values)  # type: ignore[arg-type]
+    return lb_settings(edge, **overrides)
 
 
 @pytest.fixture

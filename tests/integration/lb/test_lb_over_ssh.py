@@ -10,13 +10,13 @@ from pathlib import Path
 import asyncssh
 import pytest
 
+from console.demo.rig.daemons import RigUnavailable
+from console.demo.rig.edge import NginxEdge
+from console.demo.rig.haproxy_edge import HaproxyEdge
+from console.demo.rig.sshd import SshdHost, generate_key_pair
 from engines.lb import SshTransport, make_writer
 from tests.integration.lb.conftest import Pair, Ports, blue_green, haproxy_settings, nginx_settings
-from tests.rig.daemons import RigUnavailable
-from tests.rig.edge import NginxEdge
-from tests.rig.haproxy_edge import HaproxyEdge
-from tests.rig.require import missing, need_binary
-from tests.rig.sshd import SshdHost, generate_key_pair
+from tests.require import missing, need_binary
 
 pytestmark = pytest.mark.rig
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -16,6 +17,7 @@ from tests.integration.lb.conftest import (
     LoadTool,
     Pair,
     Ports,
+    ToolReport,
     blue_green,
 )
 
@@ -41,47 +43,40 @@ def expected_method(writer: LbWriter) -> str:
     return "runtime_api" if runtime else "reload"
 
 
-async def test_hundred_swaps_under_hey_load_answer_every_request_with_2xx(
-    swap_writer: LbWriter, upstreams: Pair, ports: Ports
-) -> None:
-    await swap_writer.apply(blue_green(upstreams, ports, blue_pct=100))
-    load = LoadTool.hey(ports.listen)
+async def swaps_under_load(
+    load_tool: Callable[[int], LoadTool], writer: LbWriter, upstreams: Pair, ports: Ports
+) -> tuple[ToolReport, list[float]]:
+    """100 swaps while ``load_tool`` loads the listener: what it counted, and the durations."""
+    await writer.apply(blue_green(upstreams, ports, blue_pct=100))
+    load = load_tool(ports.listen)
     try:
         await asyncio.sleep(0.3)
-        durations = await swap_hundred_times(swap_writer, upstreams, ports)
+        durations = await swap_hundred_times(writer, upstreams, ports)
         await asyncio.sleep(0.3)
     finally:
         report = load.stop()
+    return report, durations
+
+
+@pytest.mark.parametrize(
+    "load_tool", [pytest.param(LoadTool.hey, id="hey"), pytest.param(LoadTool.wrk, id="wrk")]
+)
+async def test_hundred_swaps_under_load_answer_every_request_with_2xx(
+    load_tool: Callable[[int], LoadTool], swap_writer: LbWriter, upstreams: Pair, ports: Ports
+) -> None:
+    report, durations = await swaps_under_load(load_tool, swap_writer, upstreams, ports)
 
     print(
         f"\n{type(swap_writer).__name__} runtime={expected_method(swap_writer)}: {SWAPS} swaps,"
-        f" {report.requests} requests, non-2xx {report.non_2xx}, errors {report.errors},"
+        f" {report.requests} requests, non-2xx {report.non_2xx},"
+        f" connect/write/timeout errors {report.errors},"
+        f" read errors (closed idle keep-alive connections) {report.read_errors},"
         f" apply median {statistics.median(durations) * 1000:.1f} ms"
     )
     assert report.requests > 1000, report.text
     assert report.non_2xx == 0, report.text
-    assert report.errors == 0, report.text
-
-
-async def test_wrk_sees_no_non_2xx_during_swaps_and_read_errors_are_only_idle_closes(
-    swap_writer: LbWriter, upstreams: Pair, ports: Ports
-) -> None:
-    await swap_writer.apply(blue_green(upstreams, ports, blue_pct=100))
-    load = LoadTool.wrk(ports.listen)
-    try:
-        await asyncio.sleep(0.3)
-        await swap_hundred_times(swap_writer, upstreams, ports)
-        await asyncio.sleep(0.3)
-    finally:
-        report = load.stop()
-
-    print(
-        f"\nwrk {type(swap_writer).__name__} runtime={expected_method(swap_writer)}:"
-        f" {report.requests} requests, non-2xx {report.non_2xx},"
-        f" connect/write/timeout errors {report.errors},"
-        f" read errors (closed idle keep-alive connections) {report.read_errors}"
-    )
-    assert report.non_2xx == 0, report.text
+    # wrk counts an idle keep-alive connection the LB closed as a read error (a client
+    # retries those); every other error counts
     assert report.errors == 0, report.text
 
 

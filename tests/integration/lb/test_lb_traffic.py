@@ -8,10 +8,10 @@ from collections import Counter
 
 import pytest
 
+from console.demo.rig.daemons import free_port
 from engines.lb import LbWriter
 from engines.lb.haproxy import HaproxyWriter, parse_show_proc
 from tests.integration.lb.conftest import KeepAliveClient, Pair, Ports, blue_green
-from tests.rig.daemons import free_port
 
 pytestmark = pytest.mark.rig
 

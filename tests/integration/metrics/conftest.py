@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -22,18 +21,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.rig.require import missing, need_binary
+from console.demo.rig.daemons import free_port
+from tests.require import missing, need_binary
 
 REPO = Path(__file__).resolve().parents[3]
-DEMO_APP = REPO / "demo" / "app" / "app.py"
+DEMO_APP = REPO / "console" / "demo" / "app" / "app.py"
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 15.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def wait_http(url: str, timeout_s: float) -> None:

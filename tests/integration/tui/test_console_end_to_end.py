@@ -13,7 +13,7 @@ import pytest
 
 from console.core.store import open_store
 from engines.http import http_get
-from tests.rig.require import need_binary
+from tests.require import need_binary
 
 pytestmark = pytest.mark.rig
 ROOT = Path(__file__).resolve().parents[3]

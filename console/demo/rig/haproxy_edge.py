@@ -14,7 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.rig.daemons import DaemonProcess, RigUnavailable, find_binary, free_port, port_answers
+from console.demo.rig.daemons import (
+    DaemonProcess,
+    RigUnavailable,
+    find_binary,
+    free_port,
+    port_answers,
+)
 
 HAPROXY_MAIN = """\
 global

@@ -22,7 +22,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from tests.rig.daemons import DaemonProcess, RigUnavailable, find_binary
+from console.demo.rig.daemons import DaemonProcess, RigUnavailable, find_binary
 
 SYSTEM_SOCKET = "/var/run/docker.sock"
 START_TIMEOUT_S = 60.0

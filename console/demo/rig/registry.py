@@ -10,7 +10,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.rig.daemons import DaemonProcess, RigUnavailable, find_binary, free_port
+from console.demo.rig.daemons import DaemonProcess, RigUnavailable, find_binary, free_port
 
 START_TIMEOUT_S = 20.0
 MANIFEST_TYPES = ", ".join(

@@ -4,9 +4,12 @@ No image can be pulled from Docker Hub here, so the base image is made from
 this machine's Debian ``python3.11``: the interpreter, the shared libraries
 ``ldd`` lists for it and its extension modules, and the standard library (no
 tests), packed as a reproducible tarball and ``docker import``-ed (~75 MB).
-The tarball is cached in ``.rig-cache/`` between runs and the image is not
-rebuilt when dockerd already has it. The app is then built FROM it (<1 s) once
-per release tag; every tag gets its own digest.
+The tarball is cached between runs in the cache directory the caller gives
+(default ``$SHIPDECK_RIG_CACHE``, else the user's cache directory) and the image
+is not rebuilt when dockerd already has it. The app (``console/demo/app``,
+shipped inside the package) is then built FROM it (<1 s) once per release tag;
+every tag gets its own digest. Nothing is ever written next to this module: an
+installed package directory may be read-only and is shared by every user.
 """
 
 from __future__ import annotations
@@ -25,10 +28,11 @@ import docker
 import docker.errors
 from filelock import FileLock
 
-from tests.rig.daemons import RigUnavailable
+from console.demo.rig.daemons import RigUnavailable
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEMO_APP_DIR = REPO_ROOT / "demo" / "app"
+# The demo app's build context: package data, found next to this package in a
+# source checkout and in an installed wheel alike.
+DEMO_APP_DIR = Path(__file__).resolve().parent.parent / "app"
 BASE_IMAGE = "shipdeck/pybase:3.11"
 DEMO_REPOSITORY = "shipdeck/demo"
 SYSTEM_PYTHON = Path("/usr/bin/python3.11")
@@ -65,7 +69,14 @@ DEMO_RELEASES = (
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("SHIPDECK_RIG_CACHE", REPO_ROOT / ".rig-cache"))
+    """``$SHIPDECK_RIG_CACHE``, else ``$XDG_CACHE_HOME/shipdeck/rig`` (``~/.cache/…``):
+    the base tarball is rebuilt only when the interpreter changes, so it is worth
+    keeping across demo runs and test sessions, and never inside the package."""
+    explicit = os.environ.get("SHIPDECK_RIG_CACHE")
+    if explicit:
+        return Path(explicit)
+    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache_home) / "shipdeck" / "rig"
 
 
 def ensure_base_image(client: docker.DockerClient, cache_dir: Path) -> str:

@@ -14,7 +14,7 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.rig.daemons import DaemonProcess, RigUnavailable, find_binary, port_answers
+from console.demo.rig.daemons import DaemonProcess, RigUnavailable, find_binary, port_answers
 
 NGINX_MAIN = """\
 worker_processes 1;

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import asyncssh
 
-from tests.rig.daemons import DaemonProcess, RigUnavailable, find_binary, free_port
+from console.demo.rig.daemons import DaemonProcess, RigUnavailable, find_binary, free_port
 
 LISTEN_ADDRESS = "127.0.0.1"
 START_TIMEOUT_S = 15.0

@@ -31,13 +31,13 @@ from pathlib import Path
 import docker
 import docker.errors
 
+from console.demo.rig.daemons import RigUnavailable
+from console.demo.rig.docker import RigDocker
+from console.demo.rig.images import DEMO_REPOSITORY, default_cache_dir, publish_demo_images
+from console.demo.rig.registry import RigRegistry
+from console.demo.rig.sshd import SshdHost, generate_key_pair
 from engines.docker_host import LABEL_HOST, HostSpec
 from engines.ssh import SshTarget
-from tests.rig.daemons import RigUnavailable
-from tests.rig.docker import RigDocker
-from tests.rig.images import DEMO_REPOSITORY, default_cache_dir, publish_demo_images
-from tests.rig.registry import RigRegistry
-from tests.rig.sshd import SshdHost, generate_key_pair
 
 __all__ = ["Rig", "RigHost", "RigUnavailable"]
 

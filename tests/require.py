@@ -1,6 +1,7 @@
 """How a missing rig component is reported: a skip on a developer's laptop,
 a failure in CI (``SHIPDECK_REQUIRE_RIG=1``), so CI can never go green by
-skipping what it was meant to prove."""
+skipping what it was meant to prove. It lives with the tests, not with the rig
+(``console/demo/rig``), because it is pytest's: the installed product never imports it."""
 
 from __future__ import annotations
 
