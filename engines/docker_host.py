@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import docker
 import docker.errors
@@ -35,6 +35,9 @@ import requests.exceptions
 
 from engines.errors import EngineError, EngineOperationFailed, InvalidTargetInput, TargetUnreachable
 from engines.ssh import SshPool, SshTarget, validate_port, validate_remote_path
+
+if TYPE_CHECKING:
+    from asyncssh import SSHReader, SSHWriter
 
 LABEL_SERVICE = "shipdeck.service"
 LABEL_RELEASE = "shipdeck.release"
@@ -624,7 +627,7 @@ class DockerHost:
         """A container that exited or is crash-looping will never become healthy:
         stop it (so the restart policy does not keep it looping) and report its
         exit code with the last log lines. Returns Docker's inspect otherwise."""
-        details = await self._call(
+        details: dict[str, Any] = await self._call(
             f"inspecting {name}", lambda client: client.api.inspect_container(container_id)
         )
         state = details.get("State", {})
@@ -650,7 +653,8 @@ class DockerHost:
             f"fetching logs of {container_id[:12]}",
             lambda client: client.api.logs(container_id, tail=max(1, int(tail_lines))),
         )
-        return raw.decode("utf-8", errors="replace")
+        text: str = raw.decode("utf-8", errors="replace")
+        return text
 
     def _probe_address(self) -> str:
         """Where health probes connect: the publish address, or loopback when
@@ -664,6 +668,9 @@ class DockerHost:
         """Status code of one HTTP/1.1 GET, through the SSH connection for
         remote hosts (the port may be bound to the host's loopback)."""
         async with asyncio.timeout(timeout_s):
+            # One protocol over either stream: asyncio's own, or one tunnelled through SSH.
+            reader: asyncio.StreamReader | SSHReader[bytes]
+            writer: asyncio.StreamWriter | SSHWriter[bytes]
             if self.spec.ssh is not None:
                 assert self._pool is not None
                 reader, writer = await self._pool.open_tcp(

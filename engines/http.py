@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from engines.errors import TargetUnreachable
 from engines.ssh import SshPool, SshTarget
+
+if TYPE_CHECKING:
+    from asyncssh import SSHReader, SSHWriter
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 
@@ -44,6 +48,9 @@ async def http_get(
         raise TargetUnreachable(name, f"refusing unsafe request path {path!r}")
     try:
         async with asyncio.timeout(timeout_s):
+            # One protocol over either stream: asyncio's own, or one tunnelled through SSH.
+            reader: asyncio.StreamReader | SSHReader[bytes]
+            writer: asyncio.StreamWriter | SSHWriter[bytes]
             if ssh is not None and pool is not None:
                 reader, writer = await pool.open_tcp(ssh, address, port, timeout_s=timeout_s)
             else:

@@ -18,6 +18,7 @@ import random
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -29,16 +30,18 @@ class LoadStats:
     non_2xx: int = 0
     errors: int = 0
     retried_idle_closes: int = 0
-    by_status: Counter = field(default_factory=Counter)
-    by_release: Counter = field(default_factory=Counter)
-    recent: deque = field(default_factory=lambda: deque(maxlen=2000))  # (t, release, status)
-    latencies_s: deque = field(default_factory=lambda: deque(maxlen=20000))
+    by_status: Counter[str] = field(default_factory=Counter)  # "200", "503", "error"
+    by_release: Counter[str] = field(default_factory=Counter)
+    recent: deque[tuple[float, str, int]] = field(
+        default_factory=lambda: deque(maxlen=2000)
+    )  # (t, release, status)
+    latencies_s: deque[float] = field(default_factory=lambda: deque(maxlen=20000))
 
     @property
     def failed(self) -> int:
         return self.non_2xx + self.errors
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "requests": self.requests,
             "ok": self.ok,

@@ -8,6 +8,7 @@ from console.cli_commands.context import CliContext
 from console.cli_commands.opsupport import op_context, print_plan
 from console.core.errors import InvalidInput
 from console.core.ops.context import OpContext
+from console.core.store import Outcome
 from console.core.text import printable
 
 
@@ -83,7 +84,7 @@ async def handle_deploy(args: argparse.Namespace, ctx: CliContext) -> int:
                 args.verify,
             )
             result = await deploy_blue_green(op, request)
-    if result.outcome == "planned":
+    if result.outcome == Outcome.PLANNED:
         print_plan(
             ctx,
             f"plan: deploy {result.release} to {args.service}/{args.env} ({strategy})",

@@ -33,21 +33,21 @@ async def handle_hosts(args: argparse.Namespace, ctx: CliContext) -> int:
     # Errors and container labels come from the hosts, not from shipdeck: one line each.
     for name in names:
         host = view[name]
-        if not host["reachable"]:
-            label = "INVALID" if host.get("error_code") == "invalid" else "UNREACHABLE"
-            lines.append(f"{name}: {label} — {printable(str(host['error']))}")
+        if not host.reachable:
+            label = "INVALID" if host.error_code == "invalid" else "UNREACHABLE"
+            lines.append(f"{name}: {label} — {printable(str(host.error))}")
             continue
         lines.append(
-            f"{name}: docker {printable(str(host['docker_version']))}, "
-            f"{len(host['containers'])} shipdeck containers"
+            f"{name}: docker {printable(str(host.docker_version))}, "
+            f"{len(host.containers)} shipdeck containers"
         )
-        for c in host["containers"]:
-            slot = printable("/".join(str(p) for p in (c["color"], c["track"]) if p))
-            service, release = printable(str(c["service"])), printable(str(c["release"]))
-            state, health = printable(str(c["state"])), printable(str(c["health"]))
+        for c in host.containers:
+            slot = printable("/".join(p for p in (c.color, c.track) if p))
+            service, release = printable(c.service), printable(c.release)
+            state, health = printable(c.state), printable(c.health)
             lines.append(f"  {service:<16} {release:<14} {slot:<14} {state:<9} {health}")
-    ctx.out.document({"hosts": [{"name": n, **view[n]} for n in names]}, "\n".join(lines))
-    unreachable = [n for n in names if not view[n]["reachable"]]
-    if any(view[n].get("error_code") == "invalid" for n in unreachable):
+    ctx.out.document({"hosts": [{"name": n, **view[n].to_dict()} for n in names]}, "\n".join(lines))
+    unreachable = [n for n in names if not view[n].reachable]
+    if any(view[n].error_code == "invalid" for n in unreachable):
         return int(ExitCode.INVALID)  # a bad known_hosts or key file: fixing input, not network
     return int(ExitCode.UNREACHABLE) if unreachable else 0

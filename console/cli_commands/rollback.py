@@ -6,6 +6,7 @@ import argparse
 
 from console.cli_commands.context import CliContext
 from console.cli_commands.opsupport import op_context, print_plan
+from console.core.store import Outcome
 from console.core.text import printable
 
 
@@ -35,7 +36,7 @@ async def handle_rollback(args: argparse.Namespace, ctx: CliContext) -> int:
 
     async with op_context(ctx) as op:
         result = await rollback(op, args.service, args.env, args.to, dry_run=args.dry_run)
-    if result.outcome == "planned":
+    if result.outcome == Outcome.PLANNED:
         print_plan(
             ctx,
             f"plan: roll back {args.service}/{args.env}: {result.from_release} → {result.to_release} ({result.mode})",

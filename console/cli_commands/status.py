@@ -39,32 +39,32 @@ def render_text(statuses: list[ServiceStatus]) -> str:
             prog = s.in_progress
             flag = (
                 " INTERRUPTED (holder stopped) — shipdeck deploy --resume or shipdeck rollback"
-                if prog["interrupted"]
+                if prog.interrupted
                 else ""
             )
             lines.append(
-                f"  in progress: #{prog['id']} {prog['kind']}/{prog['strategy']} "
-                f"step {printable(str(prog['step']))}{flag}"
+                f"  in progress: #{prog.id} {prog.kind}/{prog.strategy} "
+                f"step {printable(str(prog.step))}{flag}"
             )
         if s.lock:
-            lines.append(f"  {printable(str(s.lock['text']))}")
+            lines.append(f"  {printable(s.lock.text)}")
         if s.last_deploy:
             d = s.last_deploy
             lines.append(
-                f"  last: #{d['id']} {d['kind']} {d['outcome']}"
-                + (f" ({printable(str(d['reason']))})" if d["reason"] else "")
+                f"  last: #{d.id} {d.kind} {d.outcome}"
+                + (f" ({printable(d.reason)})" if d.reason else "")
             )
         for host, view in sorted(s.hosts.items()):
             state = (
-                ", ".join(printable(str(r)) for r in view["running"]) or "nothing running"
-                if view["reachable"]
-                else f"unreachable: {printable(str(view['error']))}"
+                ", ".join(printable(r) for r in view.running) or "nothing running"
+                if view.reachable
+                else f"unreachable: {printable(str(view.error))}"
             )
             lines.append(f"  host {host}: {state}")
         if s.mixed_versions:
             lines.append("  WARNING: mixed versions across hosts")
-        if s.drill and s.drill.get("warning"):
-            lines.append(f"  drill: {printable(str(s.drill['warning']))}")
+        if s.drill and s.drill.warning:
+            lines.append(f"  drill: {printable(s.drill.warning)}")
     return "\n".join(lines) or "no services configured"
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from console.core.config import Config, HostConfig
 from console.core.errors import InvalidInput, OperationFailed, ShipdeckError, Unreachable
+from console.core.status import ContainerView, HostProbe, HostProbeView
 from engines.docker_host import ContainerInfo, DockerHost, HostSpec
 from engines.errors import EngineError, EngineOperationFailed, InvalidTargetInput, TargetUnreachable
 from engines.fanout import FanOutResult, fan_out
@@ -137,28 +138,32 @@ class Fleet:
         await self.pool.close()
 
 
-def container_doc(container: ContainerInfo) -> dict[str, Any]:
-    return {
-        "name": container.name,
-        "service": container.service,
-        "release": container.release,
-        "color": container.color,
-        "track": container.track,
-        "state": container.state,
-        "health": container.health,
-        "host_port": container.host_port,
-        "image": container.image,
-        "created": container.created.isoformat() if container.created else None,
-    }
+def container_view(container: ContainerInfo) -> ContainerView:
+    return ContainerView(
+        name=container.name,
+        service=container.service,
+        release=container.release,
+        color=container.color,
+        track=container.track,
+        state=container.state,
+        health=container.health,
+        host_port=container.host_port,
+        image=container.image,
+        created=container.created,
+    )
 
 
-async def probe_hosts(fleet: Fleet, names: list[str]) -> dict[str, dict[str, Any]]:
+async def probe_hosts(fleet: Fleet, names: list[str]) -> dict[str, HostProbeView]:
     """Each host: reachable or not (with reason), Docker version, shipdeck containers."""
 
-    async def look(host: DockerHost) -> dict[str, Any]:
+    async def look(host: DockerHost) -> HostProbeView:
         version = await host.ping()
         containers = await host.list_containers()
-        return {"docker_version": version, "containers": [container_doc(c) for c in containers]}
+        return HostProbeView(
+            reachable=True,
+            docker_version=version,
+            containers=tuple(container_view(c) for c in containers),
+        )
 
     result = await fleet.each(
         names,
@@ -167,28 +172,24 @@ async def probe_hosts(fleet: Fleet, names: list[str]) -> dict[str, dict[str, Any
             5.0, max((fleet.config.hosts[n].connect_timeout_s for n in names), default=5.0) + 5
         ),
     )
-    view: dict[str, dict[str, Any]] = {}
+    view: dict[str, HostProbeView] = {}
     for outcome in result.outcomes:
-        if outcome.ok:
-            view[outcome.label] = {"reachable": True, "error": None, **outcome.value}  # type: ignore[dict-item]
+        if outcome.ok and outcome.value is not None:
+            view[outcome.label] = outcome.value
         else:
-            error = as_shipdeck_error(outcome.error)  # type: ignore[arg-type]
-            view[outcome.label] = {
-                "reachable": False,
-                "error": str(error),
-                "error_code": error.code,  # "invalid": fix the config or a key file
-                "docker_version": None,
-                "containers": [],
-            }
+            error = as_shipdeck_error(outcome.error or OperationFailed("no answer"))
+            view[outcome.label] = HostProbeView(
+                reachable=False,
+                error=str(error),
+                error_code=error.code,  # "invalid": fix the config or a key file
+            )
     return view
 
 
-def probe_hosts_factory(
-    config: Config,
-) -> Callable[[list[str]], Awaitable[dict[str, dict[str, Any]]]]:
+def probe_hosts_factory(config: Config) -> HostProbe:
     """A status probe that opens a fleet, asks every host, and closes it again."""
 
-    async def probe(names: list[str]) -> dict[str, dict[str, Any]]:
+    async def probe(names: list[str]) -> dict[str, HostProbeView]:
         fleet = Fleet(config)
         try:
             return await probe_hosts(fleet, names)

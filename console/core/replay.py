@@ -258,7 +258,7 @@ def _parse(document: Any) -> Recording:
     unknown = sorted(set(document) - set(ROOT_KEYS))
     if unknown:
         raise _Malformed(_member("$", unknown[0]), f"unknown key (expected {', '.join(ROOT_KEYS)})")
-    interval_s = document.get("interval_s")
+    interval_s: Any = document.get("interval_s")  # a JSON value until checked just below
     if not _is_number(interval_s) or not 0 < interval_s <= 86400:
         raise _Malformed(
             "$.interval_s",
@@ -293,7 +293,7 @@ def _parse(document: Any) -> Recording:
             raise _Malformed(
                 _member(path, unknown[0]), f"unknown key (expected {', '.join(INTERVAL_KEYS)})"
             )
-        weight = item.get("weight_pct")
+        weight: Any = item.get("weight_pct")
         if weight is not None and (not _is_number(weight) or not 0 <= weight <= 100):
             raise _Malformed(
                 f"{path}.weight_pct", f"expected a number in [0, 100], got {_show(weight)}"

@@ -27,7 +27,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
-from console.core.status import ServiceStatus
+from console.core.status import HostProbeView, ServiceStatus
 from console.core.text import printable
 from console.tui.background import in_thread
 from console.tui.commands import ActionsProvider
@@ -118,7 +118,7 @@ class ShipdeckApp(ActionFlows, App[int]):
         self.targets: list[Target] = data.targets()
         self.selected: Target | None = self.targets[0] if self.targets else None
         self.statuses: dict[str, ServiceStatus] = {}
-        self.hosts_view: dict[str, dict[str, Any]] = {}
+        self.hosts_view: dict[str, HostProbeView] = {}
         self.store_health = Freshness("store")
         self.hosts_health = Freshness("hosts")
         self.last_event: str | None = None
@@ -243,7 +243,7 @@ class ShipdeckApp(ActionFlows, App[int]):
             "store " + self.store_health.describe(self.tz, now, self.stale_after_s("store")),
             "hosts " + self.hosts_health.describe(self.tz, now, self.stale_after_s("hosts")),
         ]
-        down = sorted(h for h, v in self.hosts_view.items() if not v.get("reachable"))
+        down = sorted(h for h, v in self.hosts_view.items() if not v.reachable)
         if down:
             parts.append(f"{len(down)} host{'s' if len(down) > 1 else ''} unreachable")
         running = self.running_here()
@@ -270,8 +270,7 @@ class ShipdeckApp(ActionFlows, App[int]):
         status = self.selected_status()
         progress = status.in_progress if status else None
         if action == "promote":  # an interrupted rollout has no process to promote it
-            canary = progress and progress.get("strategy") == "canary"
-            return True if canary and not progress.get("interrupted") else None
+            return True if progress and progress.is_canary and not progress.interrupted else None
         if action == "abort":
             return True if progress else None
         if action == "deploy":

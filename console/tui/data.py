@@ -23,10 +23,9 @@ from typing import Any, Protocol
 
 from console.core.clock import Clock, parse_iso
 from console.core.config import Config
-from console.core.status import ServiceStatus, service_statuses
-from console.core.store import Deployment, StateStore
+from console.core.status import HostProbeView, HostsView, ServiceStatus, service_statuses
+from console.core.store import Deployment, Outcome, StateStore
 
-HostsView = Mapping[str, Mapping[str, Any]]
 SERIES_LIMIT = 240
 
 
@@ -80,7 +79,7 @@ class HistoryRow:
     strategy: str
     kind: str
     operator: str
-    outcome: str
+    outcome: Outcome
     duration_s: float | None
     reason: str | None = None
 
@@ -126,7 +125,7 @@ class CanaryView:
     environment: str
     from_release: str | None
     to_release: str | None
-    outcome: str
+    outcome: Outcome
     operator: str
     started_at: datetime
     steps: tuple[str, ...]
@@ -140,7 +139,7 @@ class CanaryView:
 
     @property
     def running(self) -> bool:
-        return self.outcome == "in_progress"
+        return self.outcome == Outcome.IN_PROGRESS
 
 
 @dataclass(frozen=True)
@@ -193,7 +192,7 @@ class ConsoleData(Protocol):
 
     def overview(self, hosts_view: HostsView) -> list[ServiceStatus]: ...
 
-    async def hosts(self) -> dict[str, dict[str, Any]]: ...
+    async def hosts(self) -> dict[str, HostProbeView]: ...
 
     async def container_logs(self, host: str, container: str) -> str: ...
 
@@ -261,18 +260,18 @@ class StoreConsoleData:
     def overview(self, hosts_view: HostsView) -> list[ServiceStatus]:
         """The core status view; hosts come from the last probe (never probed inline)."""
 
-        async def cached(names: list[str]) -> dict[str, dict[str, Any]]:
-            return {n: dict(hosts_view[n]) for n in names if n in hosts_view}
+        async def cached(names: list[str]) -> dict[str, HostProbeView]:
+            return {n: hosts_view[n] for n in names if n in hosts_view}
 
         return asyncio.run(service_statuses(self.config, self.store, self.clock, probe=cached))
 
-    async def hosts(self) -> dict[str, dict[str, Any]]:
+    async def hosts(self) -> dict[str, HostProbeView]:
         from console.core.fleet import probe_hosts_factory
 
         names = sorted(self.config.hosts)
         probe = probe_hosts_factory(self.config)
         try:
-            return await asyncio.wait_for(probe(names), self.hosts_timeout_s)
+            return dict(await asyncio.wait_for(probe(names), self.hosts_timeout_s))
         except TimeoutError:
             raise TimeoutError(f"host probe timed out after {self.hosts_timeout_s:g}s") from None
 

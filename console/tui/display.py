@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
-from console.core.status import ServiceStatus
+from console.core.status import LastDeploy, ServiceStatus
+from console.core.store import Outcome
 from console.tui.data import Target
 
 PERCENT_STEPS: tuple[int, ...] = (0, 1, 5, 10, 25, 50, 100)
@@ -191,16 +192,14 @@ def health_text(status: ServiceStatus, target: Target | None = None) -> str:
     expected = len(target.hosts) if target else len(status.hosts)
     if not status.hosts:
         return "probing…" if expected else "no hosts"
-    reachable = [h for h, v in status.hosts.items() if v.get("reachable")]
-    down = [h for h, v in status.hosts.items() if not v.get("reachable")]
+    reachable = [h for h, v in status.hosts.items() if v.reachable]
+    down = [h for h, v in status.hosts.items() if not v.reachable]
     if status.mixed_versions:
-        versions = sorted({r for v in status.hosts.values() for r in v.get("running", [])})
+        versions = sorted({r for v in status.hosts.values() for r in v.running})
         return "MIXED " + ",".join(versions)
-    up = [h for h in reachable if status.hosts[h].get("running")]
+    up = [h for h in reachable if status.hosts[h].running]
     unhealthy = [
-        h
-        for h in reachable
-        if any(c.get("health") == "unhealthy" for c in status.hosts[h].get("containers", []))
+        h for h in reachable if any(c.health == "unhealthy" for c in status.hosts[h].containers)
     ]
     text = f"{len(up)}/{expected or len(status.hosts)} up"
     if unhealthy:
@@ -216,27 +215,27 @@ def rollout_text(status: ServiceStatus, steps: int = 0) -> str:
         if status.canary_release:
             return f"canary {status.canary_release} {status.canary_weight_pct}%"
         return "-"
-    if progress.get("interrupted"):
-        return f"{progress.get('strategy')} INTERRUPTED"
-    weight = progress.get("weight_pct")
-    if progress.get("strategy") == "canary":
-        index = progress.get("step_index")
+    if progress.interrupted:
+        return f"{progress.strategy} INTERRUPTED"
+    weight = progress.weight_pct
+    if progress.is_canary:
+        index = progress.step_index
         step = ""
         if index is not None:
             step = f"{int(index) + 1}/{steps} " if steps else f"step {int(index) + 1} "
         return f"canary {step}{bar(weight or 0, 5)} {int(weight or 0)}%"
-    return f"{progress.get('kind')}: {progress.get('step') or 'starting'}"
+    return f"{progress.kind}: {progress.step or 'starting'}"
 
 
 def last_text(status: ServiceStatus) -> str:
     last = status.last_deploy
     if not last:
         return "-"
-    kind = "" if last.get("kind") == "deploy" else f"{last.get('kind')} "
-    if last.get("outcome") == "in_progress":
+    kind = "" if last.kind == "deploy" else f"{last.kind} "
+    if last.outcome == Outcome.IN_PROGRESS:
         return f"{kind}running"
-    outcome = str(last.get("outcome")).replace("_", " ")
-    return f"{kind}{outcome} {age(last.get('age_s'))}"
+    outcome = str(last.outcome).replace("_", " ")
+    return f"{kind}{outcome} {age(last.age_s)}"
 
 
 def diff_notices(old: Sequence[ServiceStatus] | None, new: Sequence[ServiceStatus]) -> list[Notice]:
@@ -256,17 +255,16 @@ def diff_notices(old: Sequence[ServiceStatus] | None, new: Sequence[ServiceStatu
             continue
         where = f"{status.service}/{status.environment}"
         progress, was = status.in_progress, prev.in_progress
-        if progress and (not was or was.get("id") != progress.get("id")):
+        if progress and (not was or was.id != progress.id):
             notices.append(
                 Notice(
                     where,
-                    f"{progress.get('kind')} started by {progress.get('operator')} "
-                    f"({progress.get('strategy')})",
+                    f"{progress.kind} started by {progress.operator} ({progress.strategy})",
                 )
             )
-        if progress and was and was.get("id") == progress.get("id"):
-            old_v = _verdict_key(was.get("verdicts"))
-            new_v = _verdict_key(progress.get("verdicts"))
+        if progress and was and was.id == progress.id:
+            old_v = _verdict_key(was.verdicts)
+            new_v = _verdict_key(progress.verdicts)
             if new_v and new_v != old_v:
                 failing = [f"{n} {v}" for n, v in new_v if v != "pass"]
                 text = "judge: " + (", ".join(failing) if failing else "every metric passes")
@@ -275,11 +273,9 @@ def diff_notices(old: Sequence[ServiceStatus] | None, new: Sequence[ServiceStatu
         last, last_before = status.last_deploy, prev.last_deploy
         finished = (
             last
-            and last.get("outcome") != "in_progress"
+            and last.outcome != Outcome.IN_PROGRESS
             and (
-                not last_before
-                or last_before.get("id") != last.get("id")
-                or last_before.get("outcome") != last.get("outcome")
+                not last_before or last_before.id != last.id or last_before.outcome != last.outcome
             )
         )
         if finished and last:
@@ -287,21 +283,19 @@ def diff_notices(old: Sequence[ServiceStatus] | None, new: Sequence[ServiceStatu
     return notices
 
 
-def _verdict_key(verdicts: Any) -> tuple[tuple[str, str], ...]:
-    if not isinstance(verdicts, list):
-        return ()
+def _verdict_key(verdicts: Sequence[Mapping[str, Any]]) -> tuple[tuple[str, str], ...]:
     return tuple(
         (str(v.get("name")), str(v.get("verdict"))) for v in verdicts if isinstance(v, Mapping)
     )
 
 
-def _outcome_notice(where: str, last: Mapping[str, Any]) -> Notice:
-    kind, outcome, reason = last.get("kind"), last.get("outcome"), last.get("reason")
+def _outcome_notice(where: str, last: LastDeploy) -> Notice:
+    kind, outcome, reason = last.kind, last.outcome, last.reason
     text = f"{kind} {outcome}" + (f": {reason}" if reason else "")
-    if outcome == "succeeded":
+    if outcome == Outcome.SUCCEEDED:
         return Notice(where, text, "information")
-    if outcome == "rolled_back":
+    if outcome == Outcome.ROLLED_BACK:
         return Notice(where, "automatic rollback — " + text, "error", bell=True)
-    if outcome == "aborted":
+    if outcome == Outcome.ABORTED:
         return Notice(where, text, "warning")
     return Notice(where, text, "error")

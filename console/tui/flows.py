@@ -131,11 +131,11 @@ class ActionFlows(_Base):
         if not progress or not status:
             self.notify(f"{target.key}: no canary in progress", severity="warning")
             return
-        step = progress.get("step_index")
+        step = progress.step_index
         where = f"step {int(step) + 1}" if step is not None else "its current step"
         summary = (
             f"{target.label}: promote canary {status.canary_release or '?'} now: skip the "
-            f"remaining steps (at {where}, {progress.get('weight_pct') or 0}%) and go to 100%; "
+            f"remaining steps (at {where}, {progress.weight_pct or 0}%) and go to 100%; "
             f"baseline {status.live_release or '-'} stays warm"
         )
         if await self.confirm(
@@ -156,13 +156,13 @@ class ActionFlows(_Base):
             self.notify(f"{target.key}: no rollout in progress", severity="warning")
             return
         summary = (
-            f"{target.label}: abort rollout #{progress.get('id')} ({progress.get('strategy')}"
+            f"{target.label}: abort rollout #{progress.id} ({progress.strategy}"
             f"{', ' + status.canary_release if status.canary_release else ''}): traffic returns "
             f"to {status.live_release or 'the baseline'}, the new release is stopped"
         )
         note = (
             "No process is running it (interrupted): shipdeck takes over and rolls back."
-            if progress.get("interrupted")
+            if progress.interrupted
             else "The process running it is asked to stop first (up to 60 s)."
         )
         if await self.confirm(
@@ -241,10 +241,10 @@ class ActionFlows(_Base):
             ):
                 await self.run_op(f"lock {target.service}", self.ops.lock, target.service, reason)
             return
-        force = lock.get("holder") != self.ops.operator
+        force = lock.holder != self.ops.operator
         # The lock's text quotes its holder and reason: one line each in the dialog.
-        holder = printable(str(lock.get("holder")))
-        summary = f"{target.service}: {printable(str(lock.get('text') or 'locked by ' + holder))}"
+        holder = printable(lock.holder)
+        summary = f"{target.service}: {printable(lock.text or 'locked by ' + holder)}"
         if force:
             summary += f"\nTake over the lock from {holder} (audited)."
         if await self.confirm(

@@ -26,7 +26,7 @@ from console.core.clock import Clock
 from console.core.config import Config
 from console.core.errors import ShipdeckError
 from console.core.locking import describe_lock
-from console.core.store import StateStore
+from console.core.store import Outcome, StateStore
 
 Listener = Callable[[str, str, dict[str, Any]], None]
 
@@ -202,7 +202,7 @@ class CoreOps:
                 f"{result.from_release or '-'} → {result.to_release} ({result.mode}, "
                 f"{result.duration_s:.1f}s)" + (f": {result.reason}" if result.reason else "")
             )
-            return OpResult(result.outcome == "succeeded", text)
+            return OpResult(result.outcome == Outcome.SUCCEEDED, text)
 
         return self._run(work)
 
@@ -227,7 +227,7 @@ class CoreOps:
                 f"{service}/{environment}: abort {result.outcome}: traffic on {result.to_release}"
             )
             return OpResult(
-                result.outcome == "succeeded",
+                result.outcome == Outcome.SUCCEEDED,
                 text + (f": {result.reason}" if result.reason else ""),
             )
 

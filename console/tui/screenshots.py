@@ -31,7 +31,7 @@ SHOTS: tuple[tuple[str, str], ...] = (
 def _interesting_target(app: ShipdeckApp) -> str | None:
     """The target with a canary running, else one with a rollout, else None."""
     running = [s for s in app.statuses.values() if s.in_progress]
-    canary = [s for s in running if s.in_progress and s.in_progress.get("strategy") == "canary"]
+    canary = [s for s in running if s.in_progress and s.in_progress.is_canary]
     for status in canary or running:
         return f"{status.service}/{status.environment}"
     return None

@@ -29,6 +29,7 @@ import asyncio
 import fnmatch
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from engines.errors import EngineError, EngineOperationFailed, InvalidTargetInput
@@ -89,7 +90,11 @@ def _map_key(backend: Backend, state: TrafficState) -> str:
 def _maps(state: TrafficState) -> list[str]:
     ordered = sorted(state.backends, key=lambda b: not b.address.replace(".", "").isdigit())
     lines: list[str] = []
-    for what, value in (("release", lambda b: b.release), ("backend", lambda b: b.name)):
+    columns: tuple[tuple[str, Callable[[Backend], str]], ...] = (
+        ("release", lambda b: b.release),
+        ("backend", lambda b: b.name),
+    )
+    for what, value in columns:
         lines += [f"map $upstream_addr ${_variable(state.service, what)} {{", '    default "";']
         lines += [f'    "{_map_key(b, state)}" "{value(b)}";' for b in ordered]
         lines.append("}")

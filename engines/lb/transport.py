@@ -15,7 +15,7 @@ import secrets
 import shlex
 from collections.abc import Awaitable, Callable
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import asyncssh
 
@@ -300,9 +300,10 @@ class SshTransport:
             async with sftp.open(str(PurePosixPath(path)), "rb") as handle:
                 # Read to EOF in chunks: files under /proc report size 0, and
                 # a plain read() would trust that size.
-                chunks = []
+                chunks: list[bytes] = []
                 while chunk := await handle.read(65536):
-                    chunks.append(chunk)
+                    # asyncssh types read() as AnyStr; a file opened "rb" returns bytes.
+                    chunks.append(cast(bytes, chunk))
                 return b"".join(chunks)
         except asyncssh.SFTPNoSuchFile:
             return None

@@ -386,7 +386,7 @@ class LbWriter(abc.ABC):
                 )
                 if generation_ok and main.release in expect.main_releases:
                     if await self._preview_ok(expect, check_generation):
-                        return main.release  # type: ignore[return-value]
+                        return main.release
                     last = "preview listener does not answer with the idle release"
             except TargetUnreachable as error:
                 last = error.cause

@@ -122,9 +122,11 @@ class PrometheusSource:
 
     async def _query(self, query: str, at_ts: float) -> list[dict[str, Any]]:
         def call() -> list[dict[str, Any]]:
-            return self._client.custom_query(
+            # prometheus_api_client has no type hints: its answer is Prometheus' result list.
+            result: list[dict[str, Any]] = self._client.custom_query(
                 query=query, params={"time": f"{at_ts:.3f}"}, timeout=self.timeout_s
             )
+            return result
 
         try:
             return await asyncio.wait_for(asyncio.to_thread(call), self.timeout_s + 1)
@@ -263,12 +265,12 @@ def _build_arm(
         except ValueError:
             continue
     counters: dict[str, float] = {}
-    for role, series_list in parsed.items():
+    for role, parsed_series in parsed.items():
         if not role.startswith("counter:"):
             continue
         increases = [
             increase(labels, points)
-            for labels, points in series_list
+            for labels, points in parsed_series
             if labels.get(instance_label, "") in fresh_instances
         ]
         found = [v for v in increases if v is not None]

@@ -109,8 +109,14 @@ class MetricsSource(Protocol):
     """Anything that can report one interval: Prometheus, the direct scraper."""
 
     async def sample_interval(
-        self, service: str, end_ts: float, interval_s: float
+        self,
+        service: str,
+        end_ts: float,
+        interval_s: float,
+        *,
+        weight_pct: float | None = None,
     ) -> IntervalSample:
         """Both arms over ``(end_ts - interval_s, end_ts]``; never raises for
-        an unreachable source, it returns ``None`` arms with a reason instead."""
+        an unreachable source, it returns ``None`` arms with a reason instead.
+        ``weight_pct`` is the canary's traffic share then, when the caller knows it."""
         ...

@@ -10,7 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from console.core.clock import Clock
-from console.core.status import ServiceStatus
+from console.core.status import (
+    ContainerView,
+    DrillView,
+    HostProbeView,
+    HostView,
+    LastDeploy,
+    LockView,
+    RolloutProgress,
+    ServiceStatus,
+)
+from console.core.store import Outcome
 from console.tui.data import (
     CanaryView,
     FlagChangeView,
@@ -40,57 +50,59 @@ TARGETS = [
 ]
 
 
-def container(service: str, release: str, color: str, n: int, track: str = "") -> dict[str, Any]:
-    return {
-        "name": f"{service}-{color}{'-' + track if track else ''}-{n}",
-        "service": service,
-        "release": release,
-        "color": color,
-        "track": track,
-        "state": "running",
-        "health": "healthy",
-    }
+def container(service: str, release: str, color: str, n: int, track: str = "") -> ContainerView:
+    return ContainerView(
+        name=f"{service}-{color}{'-' + track if track else ''}-{n}",
+        service=service,
+        release=release,
+        color=color,
+        track=track,
+        state="running",
+        health="healthy",
+    )
 
 
-def hosts_view() -> dict[str, dict[str, Any]]:
+def hosts_view() -> dict[str, HostProbeView]:
     return {
-        "api-1": {
-            "reachable": True,
-            "error": None,
-            "docker_version": "27.3.1",
-            "containers": [container("api", "v7", "blue", 1), container("api", "v6", "green", 1)],
-        },
-        "web-1": {
-            "reachable": True,
-            "error": None,
-            "docker_version": "27.3.1",
-            "containers": [
+        "api-1": HostProbeView(
+            reachable=True,
+            error=None,
+            docker_version="27.3.1",
+            containers=(container("api", "v7", "blue", 1), container("api", "v6", "green", 1)),
+        ),
+        "web-1": HostProbeView(
+            reachable=True,
+            error=None,
+            docker_version="27.3.1",
+            containers=(
                 container("web", "v42", "blue", 1),
                 container("web", "v41", "green", 1),
                 container("web", "v43", "green", 1, "canary"),
-            ],
-        },
-        "web-2": {
-            "reachable": False,
-            "error": "web-2: ssh: connection timed out after 10s",
-            "docker_version": None,
-            "containers": [],
-        },
+            ),
+        ),
+        "web-2": HostProbeView(
+            reachable=False,
+            error="web-2: ssh: connection timed out after 10s",
+            docker_version=None,
+            containers=(),
+        ),
     }
 
 
-def _host_doc(view: dict[str, Any], service: str, color: str) -> dict[str, Any]:
-    live = [
-        c
-        for c in view["containers"]
-        if c["service"] == service and c["color"] == color and not c["track"]
-    ]
-    return {
-        "reachable": view["reachable"],
-        "error": view["error"],
-        "running": sorted({c["release"] for c in live}),
-        "containers": [c for c in view["containers"] if c["service"] == service],
-    }
+def _host_doc(
+    view: HostProbeView, service: str, color: str, running: tuple[str, ...] | None = None
+) -> HostView:
+    live = [c for c in view.containers if c.service == service and c.color == color and not c.track]
+    return HostView(
+        reachable=view.reachable,
+        error=view.error,
+        running=running if running is not None else tuple(sorted({c.release for c in live})),
+        containers=tuple(c for c in view.containers if c.service == service),
+    )
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def statuses() -> list[ServiceStatus]:
@@ -108,16 +120,16 @@ def statuses() -> list[ServiceStatus]:
             canary_weight_pct=0,
             in_progress=None,
             lock=None,
-            last_deploy={
-                "id": 240,
-                "kind": "deploy",
-                "outcome": "succeeded",
-                "reason": None,
-                "finished_at": "2026-11-30T01:00:00Z",
-                "age_s": 7200.0,
-            },
+            last_deploy=LastDeploy(
+                id=240,
+                kind="deploy",
+                outcome=Outcome.SUCCEEDED,
+                reason=None,
+                finished_at=_at("2026-11-30T01:00:00Z"),
+                age_s=7200.0,
+            ),
             hosts={"api-1": _host_doc(view["api-1"], "api", "blue")},
-            drill={"warning": None},
+            drill=DrillView(last_success_at=None, age_days=None, warning=None),
         ),
         ServiceStatus(
             service="web",
@@ -131,16 +143,20 @@ def statuses() -> list[ServiceStatus]:
             canary_weight_pct=0,
             in_progress=None,
             lock=None,
-            last_deploy={
-                "id": 245,
-                "kind": "deploy",
-                "outcome": "succeeded",
-                "reason": None,
-                "finished_at": "2026-11-30T02:00:00Z",
-                "age_s": 3600.0,
-            },
-            hosts={"web-1": _host_doc(view["web-1"], "web", "green") | {"running": ["v43"]}},
-            drill={"warning": "never drilled: run shipdeck drill web"},
+            last_deploy=LastDeploy(
+                id=245,
+                kind="deploy",
+                outcome=Outcome.SUCCEEDED,
+                reason=None,
+                finished_at=_at("2026-11-30T02:00:00Z"),
+                age_s=3600.0,
+            ),
+            hosts={"web-1": _host_doc(view["web-1"], "web", "green", running=("v43",))},
+            drill=DrillView(
+                last_success_at=None,
+                age_days=None,
+                warning="never drilled: run shipdeck drill web",
+            ),
         ),
         ServiceStatus(
             service="web",
@@ -152,40 +168,40 @@ def statuses() -> list[ServiceStatus]:
             standby_color="green",
             canary_release="v43",
             canary_weight_pct=25,
-            in_progress={
-                "id": 250,
-                "kind": "deploy",
-                "strategy": "canary",
-                "step": "analysis default",
-                "operator": "ann@laptop",
-                "started_at": "2026-11-30T02:40:00Z",
-                "weight_pct": 25,
-                "step_index": 3,
-                "step_ends_at": "2026-11-30T03:04:10Z",
-                "verdicts": [{"name": "error_rate", "verdict": "pass", "explanation": "ok"}],
-                "interrupted": False,
-                "heartbeat_age_s": 1.0,
-            },
-            lock={
-                "holder": "ann@laptop",
-                "since": "2026-11-30T02:40:00Z",
-                "reason": "canary v43 to production",
-                "stale": False,
-                "text": "locked by ann@laptop since 2026-11-30T02:40:00Z: canary v43 to production",
-            },
-            last_deploy={
-                "id": 250,
-                "kind": "deploy",
-                "outcome": "in_progress",
-                "reason": None,
-                "finished_at": None,
-                "age_s": 1200.0,
-            },
+            in_progress=RolloutProgress(
+                id=250,
+                kind="deploy",
+                strategy="canary",
+                step="analysis default",
+                operator="ann@laptop",
+                started_at=_at("2026-11-30T02:40:00Z"),
+                weight_pct=25,
+                step_index=3,
+                step_ends_at="2026-11-30T03:04:10Z",
+                verdicts=({"name": "error_rate", "verdict": "pass", "explanation": "ok"},),
+                interrupted=False,
+                heartbeat_age_s=1.0,
+            ),
+            lock=LockView(
+                holder="ann@laptop",
+                since=_at("2026-11-30T02:40:00Z"),
+                reason="canary v43 to production",
+                stale=False,
+                text="locked by ann@laptop since 2026-11-30T02:40:00Z: canary v43 to production",
+            ),
+            last_deploy=LastDeploy(
+                id=250,
+                kind="deploy",
+                outcome=Outcome.IN_PROGRESS,
+                reason=None,
+                finished_at=None,
+                age_s=1200.0,
+            ),
             hosts={
                 "web-1": _host_doc(view["web-1"], "web", "blue"),
                 "web-2": _host_doc(view["web-2"], "web", "blue"),
             },
-            drill={"warning": None},
+            drill=DrillView(last_success_at=None, age_days=None, warning=None),
         ),
     ]
 
@@ -326,7 +342,7 @@ class FakeConsoleData:
     clock: Clock = field(default_factory=lambda: Clock(frozen_at=NOW))
     target_list: list[Target] = field(default_factory=lambda: list(TARGETS))
     status_list: list[ServiceStatus] = field(default_factory=statuses)
-    host_answer: dict[str, dict[str, Any]] = field(default_factory=hosts_view)
+    host_answer: dict[str, HostProbeView] = field(default_factory=hosts_view)
     history: list[HistoryRow] = field(default_factory=history_rows)
     canary_answer: CanaryView | None = field(default_factory=canary_view)
     flag_list: list[FlagRow] = field(default_factory=flag_rows)
@@ -367,7 +383,7 @@ class FakeConsoleData:
             raise self.overview_error
         return copy.deepcopy(self.status_list)  # like the store: a fresh answer every poll
 
-    async def hosts(self) -> dict[str, dict[str, Any]]:
+    async def hosts(self) -> dict[str, HostProbeView]:
         self.calls.append(("hosts", ()))
         if self.hosts_hang:
             await asyncio.sleep(3600)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import threading
+from dataclasses import replace
 
 from textual.command import CommandPalette
 from textual.widgets import DataTable
@@ -196,8 +197,11 @@ async def test_a_deploy_rolled_back_elsewhere_raises_a_toast_and_rings_the_bell(
         bells = []
         app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
         web = data.status_list[2]
-        web.in_progress = None
-        web.last_deploy = dict(web.last_deploy, outcome="rolled_back", reason="error_rate 3.1x")
+        data.status_list[2] = replace(
+            web,
+            in_progress=None,
+            last_deploy=replace(web.last_deploy, outcome="rolled_back", reason="error_rate 3.1x"),
+        )
         await wait_for(pilot, lambda: bells)
         messages = [n.message for n in app._notifications]
         assert any("automatic rollback" in m and "error_rate 3.1x" in m for m in messages)
@@ -209,7 +213,7 @@ async def test_refresh_is_skipped_while_a_modal_is_open(data, ops):
         table = app.screen.query_one("#overview-table", DataTable)
         await pilot.press("R")
         await wait_for(pilot, lambda: isinstance(app.screen, ReleasePicker))
-        data.status_list[0].live_release = "v8"
+        data.status_list[0] = replace(data.status_list[0], live_release="v8")
         await wait_for(pilot, lambda: app.statuses["api/production"].live_release == "v8")
         await pilot.pause(0.2)
         assert "v7" in str(table.get_cell("api/production", "live"))
@@ -294,7 +298,8 @@ def test_run_console_without_a_config_exits_2_without_opening(tmp_path, monkeypa
 
 
 async def test_promote_is_dimmed_when_the_rollout_process_died(data, ops):
-    data.status_list[2].in_progress["interrupted"] = True
+    web = data.status_list[2]
+    data.status_list[2] = replace(web, in_progress=replace(web.in_progress, interrupted=True))
     async with make_app(data, ops).run_test(size=SIZE) as pilot:
         app = await select(pilot, "web/production")
         assert app.check_action("promote", ()) is None

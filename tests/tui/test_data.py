@@ -12,6 +12,7 @@ import pytest
 
 from console.core.clock import Clock
 from console.core.config import load_config
+from console.core.status import HostProbeView
 from console.core.store import TrafficRecord, open_store
 from console.tui.data import StoreConsoleData
 
@@ -215,15 +216,15 @@ def test_during_a_canary_the_live_baseline_comes_first(console):
 
 
 def test_overview_uses_the_last_host_probe_and_never_probes_itself(console):
-    view = {"web-1": {"reachable": False, "error": "ssh: timed out", "containers": []}}
+    view = {"web-1": HostProbeView(reachable=False, error="ssh: timed out")}
     [status] = console.overview(view)
-    assert status.hosts["web-1"]["error"] == "ssh: timed out"
+    assert status.hosts["web-1"].error == "ssh: timed out"
 
 
 def test_hosts_of_an_unreachable_fleet_say_why(console):
     view = asyncio.run(console.hosts())
-    assert view["web-1"]["reachable"] is False
-    assert "known_hosts" in view["web-1"]["error"]
+    assert view["web-1"].reachable is False
+    assert "known_hosts" in str(view["web-1"].error)
 
 
 def test_flags_rows_carry_state_stale_reasons_and_age(console):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from console.tui.display import (
@@ -70,8 +71,11 @@ def test_no_toasts_on_the_first_poll():
 def test_an_automatic_rollback_raises_an_error_toast_with_a_bell():
     before = statuses()
     after = copy.deepcopy(before)
-    after[2].in_progress = None
-    after[2].last_deploy = dict(after[2].last_deploy, outcome="rolled_back", reason="error_rate 3x")
+    after[2] = replace(
+        after[2],
+        in_progress=None,
+        last_deploy=replace(after[2].last_deploy, outcome="rolled_back", reason="error_rate 3x"),
+    )
     [notice] = diff_notices(before, after)
     assert notice.bell and notice.severity == "error"
     assert notice.title == "web/production" and "error_rate 3x" in notice.message
@@ -80,9 +84,13 @@ def test_an_automatic_rollback_raises_an_error_toast_with_a_bell():
 def test_a_new_verdict_raises_a_toast():
     before = statuses()
     after = copy.deepcopy(before)
-    after[2].in_progress["verdicts"] = [
-        {"name": "error_rate", "verdict": "fail", "explanation": "3x"}
-    ]
+    after[2] = replace(
+        after[2],
+        in_progress=replace(
+            after[2].in_progress,
+            verdicts=({"name": "error_rate", "verdict": "fail", "explanation": "3x"},),
+        ),
+    )
     [notice] = diff_notices(before, after)
     assert notice.message == "judge: error_rate fail" and notice.severity == "warning"
 
@@ -90,7 +98,9 @@ def test_a_new_verdict_raises_a_toast():
 def test_a_rollout_started_elsewhere_raises_a_toast():
     before = statuses()
     after = copy.deepcopy(before)
-    after[0].in_progress = dict(after[2].in_progress, id=300, operator="bob@cli")
+    after[0] = replace(
+        after[0], in_progress=replace(after[2].in_progress, id=300, operator="bob@cli")
+    )
     [notice] = diff_notices(before, after)
     assert notice.title == "api/production" and "started by bob@cli" in notice.message
 
@@ -98,5 +108,5 @@ def test_a_rollout_started_elsewhere_raises_a_toast():
 def test_health_counts_hosts_up_and_down():
     web_production = statuses()[2]
     assert health_text(web_production, TARGETS[2]) == "1/2 up · 1 down"
-    web_production.mixed_versions = True
+    web_production = replace(web_production, mixed_versions=True)
     assert health_text(web_production, TARGETS[2]).startswith("MIXED")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from textual.widgets import DataTable, RichLog, Static
 
 from console.tui.screens.hosts import HostsScreen
@@ -42,9 +44,9 @@ async def test_an_unreachable_host_is_marked_and_says_why(data, ops):
 
 
 async def test_mixed_versions_after_a_partial_failure_stand_out(data, ops):
-    for status in data.status_list:
+    for i, status in enumerate(data.status_list):
         if status.service == "web" and status.environment == "production":
-            status.mixed_versions = True
+            data.status_list[i] = replace(status, mixed_versions=True)
     async with make_app(data, ops).run_test(size=SIZE) as pilot:
         screen = await open_hosts(pilot)
         matrix = screen.query_one("#matrix", DataTable)

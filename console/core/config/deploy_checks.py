@@ -53,8 +53,8 @@ def check_with_engines(config: Config, add: AddError) -> None:
             lb = config.load_balancers.get(env.load_balancer)
             if lb is not None:
                 _engine_check(add, where, _render, registry, lb, config, service, env)
-            for host in env.hosts:
-                _engine_check(add, where, _containers, service, env, host)
+            for host_name in env.hosts:
+                _engine_check(add, where, _containers, service, env, host_name)
 
 
 def _render(

@@ -577,10 +577,13 @@ def _read_metrics(root: _Table, errors: _Errors) -> MetricsConfig:
 def _read_templates(root: _Table, errors: _Errors) -> dict[str, Any]:
     from console.core.errors import ShipdeckError
 
+    template_type: type[AnalysisTemplate] | None
     try:
         from console.core.judge.template import AnalysisTemplate
+
+        template_type = AnalysisTemplate
     except ImportError:  # the judge package is optional while it is being built
-        AnalysisTemplate = None  # type: ignore[assignment]
+        template_type = None
     templates: dict[str, Any] = {}
     for name, table in _named_tables(root, "analysis", errors):
         if not table.ok:
@@ -588,11 +591,11 @@ def _read_templates(root: _Table, errors: _Errors) -> dict[str, Any]:
         table.seen.update(table.data)
         if not _analysis_numbers_ok(table):
             continue
-        if AnalysisTemplate is None:
+        if template_type is None:
             templates[name] = dict(table.data)
             continue
         try:
-            templates[name] = AnalysisTemplate.from_mapping(dict(table.data), f"analysis.{name}")
+            templates[name] = template_type.from_mapping(dict(table.data), f"analysis.{name}")
         except ShipdeckError as error:
             # The template reports "analysis.NAME: KEY: problem".
             parts = error.message.split(": ", 2)
@@ -600,8 +603,8 @@ def _read_templates(root: _Table, errors: _Errors) -> dict[str, Any]:
                 errors.add(f"analysis.{name}.{parts[1]}", parts[2])
             else:
                 errors.add(f"analysis.{name}", error.message.split(": ", 1)[-1])
-    if "default" not in templates and AnalysisTemplate is not None:
-        templates["default"] = AnalysisTemplate.from_mapping({}, "analysis.default")
+    if "default" not in templates and template_type is not None:
+        templates["default"] = template_type.from_mapping({}, "analysis.default")
     return templates
 
 
@@ -771,7 +774,7 @@ def _read_services(
             container_port=container_port or 8000,
             health_path=health_path or "/healthz",
             health_timeout_s=health_timeout or 30.0,
-            strategy=strategy if strategy in ("blue-green", "canary") else "blue-green",  # type: ignore[arg-type]
+            strategy=strategy if strategy in ("blue-green", "canary") else "blue-green",
             canary_steps=steps,
             analysis=analysis or "default",
             environments=environments,

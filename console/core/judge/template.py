@@ -144,7 +144,9 @@ def _fail(source: str, key: str, problem: str) -> InvalidInput:
     return InvalidInput(f"{source}: {key}: {problem}")
 
 
-def _number(source: str, key: str, value: Any, low: float, high: float, *, open_low=True) -> float:
+def _number(
+    source: str, key: str, value: Any, low: float, high: float, *, open_low: bool = True
+) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _fail(source, key, "expected a number")
     if isinstance(value, int) and abs(value) > 2**53:

@@ -16,6 +16,7 @@ from console.core.store.model import (
     Event,
     FlagChange,
     Lock,
+    Outcome,
     Release,
     TrafficRecord,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "Event",
     "FlagChange",
     "Lock",
+    "Outcome",
     "Release",
     "SqliteStore",
     "StateStore",

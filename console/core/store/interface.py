@@ -69,7 +69,9 @@ class StateStore(Protocol):
 
     def finish_deployment(
         self, deployment_id: int, outcome: str, reason: str | None, now: datetime
-    ) -> None: ...
+    ) -> None:
+        """``outcome`` is an ``Outcome`` (plain strings are accepted while ops still pass them)."""
+        ...
 
     def deployment(self, deployment_id: int) -> Deployment | None: ...
 

@@ -4,9 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-OUTCOMES = ("succeeded", "rolled_back", "failed", "aborted", "in_progress")
+
+class Outcome(StrEnum):
+    """How a deployment, drill or operation ended (or that it has not yet).
+
+    A ``StrEnum`` because the values are what SQLite stores and JSON prints:
+    ``Outcome.ROLLED_BACK == "rolled_back"``, so old rows, scripts and code still
+    passing the plain strings all keep working.
+    """
+
+    SUCCEEDED = "succeeded"
+    ROLLED_BACK = "rolled_back"
+    FAILED = "failed"
+    ABORTED = "aborted"
+    IN_PROGRESS = "in_progress"
+    PLANNED = "planned"  # a dry run: the plan was printed, nothing changed
+
+    @property
+    def finished(self) -> bool:
+        return self is not Outcome.IN_PROGRESS
 
 
 @dataclass(frozen=True)
@@ -48,7 +67,7 @@ class Deployment:
     operator: str
     started_at: datetime
     finished_at: datetime | None
-    outcome: str
+    outcome: Outcome
     reason: str | None
     step: str | None
     state: dict[str, Any]
@@ -133,7 +152,7 @@ class Drill:
     service: str
     environment: str
     at: datetime
-    outcome: str
+    outcome: Outcome
     rollback_s: float | None
     rollforward_s: float | None
     detail: str

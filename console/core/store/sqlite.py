@@ -36,6 +36,7 @@ from console.core.store.model import (
     Event,
     FlagChange,
     Lock,
+    Outcome,
     Release,
     TrafficRecord,
 )
@@ -158,6 +159,14 @@ def _dt(text: str | None) -> datetime | None:
         return datetime.fromisoformat(text)
     except (TypeError, ValueError):
         raise _CorruptValue(f"a timestamp is not ISO 8601: {str(text)[:40]!r}") from None
+
+
+def _dt_required(text: str | None) -> datetime:
+    """A timestamp of a NOT NULL column: missing means the row is corrupt, not "never"."""
+    moment = _dt(text)
+    if moment is None:
+        raise _CorruptValue("a required timestamp is empty")
+    return moment
 
 
 def _json(text: str | None, default: Any = None) -> Any:
@@ -469,7 +478,7 @@ class SqliteStore:
             environment=row["environment"],
             image_ref=row["image_ref"],
             tag=row["tag"],
-            created_at=_dt(row["created_at"]),  # type: ignore[arg-type]
+            created_at=_dt_required(row["created_at"]),
             first_deployed_at=_dt(row["first_deployed_at"]),
             last_live_at=_dt(row["last_live_at"]),
             last_healthy_at=_dt(row["last_healthy_at"]),
@@ -551,7 +560,8 @@ class SqliteStore:
     def in_progress(
         self, service: str | None = None, environment: str | None = None
     ) -> list[Deployment]:
-        sql = "SELECT * FROM deployments WHERE outcome = 'in_progress'"
+        # The literal (not a bound parameter) lets SQLite use the partial index on it.
+        sql = f"SELECT * FROM deployments WHERE outcome = '{Outcome.IN_PROGRESS.value}'"
         params: list[Any] = []
         if service:
             sql += " AND service = ?"
@@ -639,11 +649,11 @@ class SqliteStore:
             Event(
                 r["id"],
                 r["deployment_id"],
-                _dt(r["ts"]),
+                _dt_required(r["ts"]),
                 r["kind"],
                 r["message"],
                 _json(r["data"], {}),
-            )  # type: ignore[arg-type]
+            )
             for r in rows
         ]
 
@@ -662,9 +672,9 @@ class SqliteStore:
             from_release=row["from_release"],
             to_release=row["to_release"],
             operator=row["operator"],
-            started_at=_dt(row["started_at"]),  # type: ignore[arg-type]
+            started_at=_dt_required(row["started_at"]),
             finished_at=_dt(row["finished_at"]),
-            outcome=row["outcome"],
+            outcome=Outcome(row["outcome"]),
             reason=row["reason"],
             step=row["step"],
             state=_json(row["state"], {}),
@@ -736,9 +746,9 @@ class SqliteStore:
         return Lock(
             service=row["service"],
             holder=row["holder"],
-            since=_dt(row["since"]),  # type: ignore[arg-type]
+            since=_dt_required(row["since"]),
             reason=row["reason"],
-            heartbeat_at=_dt(row["heartbeat_at"]),  # type: ignore[arg-type]
+            heartbeat_at=_dt_required(row["heartbeat_at"]),
             lease_s=_float(row["lease_s"]),
             token=row["token"],
         )
@@ -760,7 +770,7 @@ class SqliteStore:
             r["green_release"],
             r["canary_release"],
             r["canary_weight_pct"],
-            _dt(r["updated_at"]),  # type: ignore[arg-type]
+            _dt_required(r["updated_at"]),
         )
 
     def set_traffic(self, record: TrafficRecord) -> None:
@@ -816,7 +826,7 @@ class SqliteStore:
                 r["flag_key"],
                 r["environment"],
                 r["operator"],
-                _dt(r["at"]),  # type: ignore[arg-type]
+                _dt_required(r["at"]),
                 _json(r["old"]),
                 _json(r["new"]),
             )
@@ -833,9 +843,16 @@ class SqliteStore:
     def audit_entries(self, limit: int = 100) -> list[AuditEntry]:
         rows = self._query("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))
         return [
-            AuditEntry(r["id"], _dt(r["at"]), r["operator"], r["action"], r["subject"], r["detail"])
+            AuditEntry(
+                r["id"],
+                _dt_required(r["at"]),
+                r["operator"],
+                r["action"],
+                r["subject"],
+                r["detail"],
+            )
             for r in rows
-        ]  # type: ignore[arg-type]
+        ]
 
     def record_drill(
         self,
@@ -859,7 +876,7 @@ class SqliteStore:
     ) -> Drill | None:
         sql = "SELECT * FROM drills WHERE service = ? AND environment = ?"
         if successful:
-            sql += " AND outcome = 'succeeded'"
+            sql += f" AND outcome = '{Outcome.SUCCEEDED.value}'"
         rows = self._query(sql + " ORDER BY at DESC LIMIT 1", (service, environment))
         if not rows:
             return None
@@ -868,9 +885,9 @@ class SqliteStore:
             r["id"],
             r["service"],
             r["environment"],
-            _dt(r["at"]),
-            r["outcome"],
+            _dt_required(r["at"]),
+            Outcome(r["outcome"]),
             r["rollback_s"],
             r["rollforward_s"],
             r["detail"],
-        )  # type: ignore[arg-type]
+        )

@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
+from console.core.store import Outcome
 from console.core.text import printable
 from console.tui.data import CanaryView, MetricView
 from console.tui.display import bar, format_ratio, format_value, time_left
@@ -50,7 +51,8 @@ def summary_text(view: CanaryView, now_text: str | None) -> Text:
     text.append_text(verdict(view.overall or "pending"))
     if view.reason:
         text.append(
-            f"\n{printable(view.reason)}", style="bold red" if view.outcome != "succeeded" else ""
+            f"\n{printable(view.reason)}",
+            style="bold red" if view.outcome != Outcome.SUCCEEDED else "",
         )
     return text
 
@@ -59,7 +61,7 @@ def steps_text(view: CanaryView) -> Text:
     text = Text()
     text.append("steps\n", style="bold underline")
     for index, step in enumerate(view.steps):
-        if index < view.step_index or (view.outcome == "succeeded"):
+        if index < view.step_index or (view.outcome == Outcome.SUCCEEDED):
             text.append(f"✓ {step}\n", style="dim")
         elif index == view.step_index and view.running:
             text.append(f"▶ {step}\n", style="bold reverse")

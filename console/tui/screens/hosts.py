@@ -8,13 +8,12 @@ hosts disagree (a partial failure) is marked MIXED in every cell.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, RichLog, Static
 
-from console.core.status import ServiceStatus
+from console.core.status import ContainerView, HostProbeView, ServiceStatus
 from console.core.text import printable, printable_block
 from console.tui.background import in_thread
 from console.tui.screens.base import ConsoleScreen
@@ -33,26 +32,22 @@ LOGS_TIMEOUT_S = 15.0
 
 
 def matrix_cell(
-    host: str, service: str, view: dict[str, Any] | None, statuses: list[ServiceStatus]
+    host: str, service: str, view: HostProbeView | None, statuses: list[ServiceStatus]
 ) -> Text:
     """The releases ``service`` serves on ``host``; MIXED when its hosts disagree."""
     if view is None:
         return styled("…", "dim")
-    if not view.get("reachable"):
+    if not view.reachable:
         return styled("?", "bold red")
     running: set[str] = set()
     mixed = False
     for status in statuses:
         if status.service != service or host not in status.hosts:
             continue
-        running.update(status.hosts[host].get("running") or [])
+        running.update(status.hosts[host].running)
         mixed = mixed or status.mixed_versions
     if not running:
-        present = {
-            str(c.get("release"))
-            for c in view.get("containers", [])
-            if c.get("service") == service and c.get("state") == "running"
-        }
+        present = {c.release for c in view.containers if c.service == service and c.running}
         if not present:
             return styled("-", "dim")
         running = present
@@ -62,21 +57,19 @@ def matrix_cell(
     return styled(text, "bold")
 
 
-def container_cells(container: dict[str, Any]) -> list[Text]:
-    slot = "/".join(p for p in (container.get("color"), container.get("track")) if p)
-    health = str(container.get("health") or "-")
+def container_cells(container: ContainerView) -> list[Text]:
+    slot = "/".join(p for p in (container.color, container.track) if p)
+    health = container.health or "-"
     return [
-        styled(str(container.get("service")), "bold"),
-        styled(str(container.get("release"))),
-        styled(slot or "-", COLOR_STYLES.get(str(container.get("color")), "")),
-        styled(
-            str(container.get("state")), "" if container.get("state") == "running" else "yellow"
-        ),
+        styled(container.service, "bold"),
+        styled(container.release),
+        styled(slot or "-", COLOR_STYLES.get(container.color, "")),
+        styled(container.state, "" if container.running else "yellow"),
         styled(
             health,
             "bold red" if health == "unhealthy" else ("green" if health == "healthy" else ""),
         ),
-        styled(str(container.get("name")), "dim"),
+        styled(container.name, "dim"),
     ]
 
 
@@ -120,8 +113,8 @@ class HostsScreen(ConsoleScreen):
             view = app.hosts_view.get(host)
             if view is None:
                 reach = styled("probing…" if not app.hosts_health.last_ok else "not probed", "dim")
-            elif view.get("reachable"):
-                reach = styled(f"ok {view.get('docker_version') or ''}".strip(), "green")
+            elif view.reachable:
+                reach = styled(f"ok {view.docker_version or ''}".strip(), "green")
             else:
                 reach = styled("UNREACHABLE", "bold red")
             cells = [styled(host, "bold"), reach]
@@ -143,19 +136,19 @@ class HostsScreen(ConsoleScreen):
         text = Text(f"{self.host}: ", style="bold")
         if view is None:
             text.append("no probe answer yet", style="dim")
-        elif not view.get("reachable"):
+        elif not view.reachable:
             text.append(
-                f"unreachable: {printable(str(view.get('error')))} (showing nothing it ran)",
+                f"unreachable: {printable(str(view.error))} (showing nothing it ran)",
                 style="bold red",
             )
         else:
-            text.append(f"{len(view.get('containers', []))} shipdeck containers")
+            text.append(f"{len(view.containers)} shipdeck containers")
         title.update(text)
-        items = list((view or {}).get("containers", []))
+        items = list(view.containers if view else ())
         if selected:
-            items.sort(key=lambda c: (c.get("service") != selected.service, str(c.get("name"))))
+            items.sort(key=lambda c: (c.service != selected.service, c.name))
         if containers.columns:
-            containers.sync([(str(c.get("name")), container_cells(c)) for c in items])
+            containers.sync([(c.name, container_cells(c)) for c in items])
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         key = str(event.row_key.value) if event.row_key.value is not None else None

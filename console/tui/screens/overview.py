@@ -44,14 +44,12 @@ def overview_cells(target: Target, status: ServiceStatus | None) -> list[Text]:
     progress = status.in_progress
     rollout = styled(
         rollout_text(status, len(target.steps)),
-        "bold red"
-        if progress and progress.get("interrupted")
-        else ("bold cyan" if progress else "dim"),
+        "bold red" if progress and progress.interrupted else ("bold cyan" if progress else "dim"),
     )
-    last = status.last_deploy or {}
+    last = status.last_deploy
     lock = status.lock
     lock_text = (
-        styled(f"{lock['holder']}{' (stale)' if lock.get('stale') else ''}", "bold yellow")
+        styled(f"{lock.holder}{' (stale)' if lock.stale else ''}", "bold yellow")
         if lock
         else styled("-", "dim")
     )
@@ -67,7 +65,7 @@ def overview_cells(target: Target, status: ServiceStatus | None) -> list[Text]:
         release(status.live_release, status.live_color),
         rollout,
         styled(health, health_style),
-        outcome(last_text(status), last.get("outcome")),
+        outcome(last_text(status), last.outcome if last else None),
         lock_text,
         standby,
     ]
@@ -99,40 +97,39 @@ def detail_text(target: Target, status: ServiceStatus | None) -> Text:
     progress = status.in_progress
     if progress:
         text.append(
-            f"\nrollout #{progress.get('id')} {progress.get('kind')}/{progress.get('strategy')} "
-            f"by {printable(str(progress.get('operator')))}: "
-            f"{printable(str(progress.get('step') or 'starting'))}"
+            f"\nrollout #{progress.id} {progress.kind}/{progress.strategy} "
+            f"by {printable(progress.operator)}: "
+            f"{printable(progress.step or 'starting')}"
         )
-        if progress.get("interrupted"):
+        if progress.interrupted:
             text.append(
-                f"  INTERRUPTED: no heartbeat for {progress.get('heartbeat_age_s')}s — "
+                f"  INTERRUPTED: no heartbeat for {progress.heartbeat_age_s}s — "
                 f"A rolls back, or: shipdeck deploy {target.service} --resume",
                 style="bold red",
             )
     if status.lock:
-        text.append(f"\n{printable(str(status.lock.get('text')))}", style="yellow")
+        text.append(f"\n{printable(status.lock.text)}", style="yellow")
     if status.last_deploy:
         last = status.last_deploy
-        text.append(f"\nlast: #{last.get('id')} {last.get('kind')} ")
-        text.append(str(last.get("outcome")), style=outcome("", last.get("outcome")).style)
-        if last.get("reason"):
-            text.append(f": {printable(str(last.get('reason')))}")
+        text.append(f"\nlast: #{last.id} {last.kind} ")
+        text.append(str(last.outcome), style=outcome("", last.outcome).style)
+        if last.reason:
+            text.append(f": {printable(last.reason)}")
     if status.hosts:
         text.append("\nhosts: ")
         for i, (host, view) in enumerate(sorted(status.hosts.items())):
             if i:
                 text.append(" · ")
-            if view.get("reachable"):
-                running = ", ".join(printable(str(r)) for r in view.get("running") or [])
+            if view.reachable:
+                running = ", ".join(printable(r) for r in view.running)
                 text.append(f"{host} {running or 'nothing running'}")
             else:
-                error = printable(str(view.get("error")))
+                error = printable(str(view.error))
                 text.append(f"{host} unreachable: {error}", style="bold red")
         if status.mixed_versions:
             text.append("  MIXED VERSIONS", style="bold red")
-    drill = status.drill or {}
-    if drill.get("warning"):
-        text.append(f"\ndrill: {drill['warning']}", style="dim")
+    if status.drill and status.drill.warning:
+        text.append(f"\ndrill: {status.drill.warning}", style="dim")
     return text
 
 

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from console.core.store import Outcome
 from console.core.text import printable
 
-OUTCOME_STYLES = {
-    "succeeded": "green",
-    "in_progress": "bold cyan",
-    "rolled_back": "bold red",
-    "failed": "bold red",
-    "aborted": "yellow",
+OUTCOME_STYLES: dict[str, str] = {
+    Outcome.SUCCEEDED: "green",
+    Outcome.IN_PROGRESS: "bold cyan",
+    Outcome.ROLLED_BACK: "bold red",
+    Outcome.FAILED: "bold red",
+    Outcome.ABORTED: "yellow",
 }
 VERDICT_STYLES = {"pass": "green", "fail": "bold red", "inconclusive": "yellow"}
 COLOR_STYLES = {"blue": "bold blue", "green": "bold green", "canary": "bold yellow"}

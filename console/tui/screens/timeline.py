@@ -11,6 +11,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, Static
 
+from console.core.store import Outcome
 from console.core.text import printable
 from console.tui.background import in_thread
 from console.tui.data import ConsoleData, HistoryRow
@@ -81,7 +82,7 @@ class TimelineScreen(ModalScreen[None]):
                     )
             if len(events) == PAGE:
                 continue
-            if self.row.outcome != "in_progress":
+            if self.row.outcome != Outcome.IN_PROGRESS:
                 return
             await asyncio.sleep(1.0)
 
