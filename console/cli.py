@@ -35,7 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "drill",
     "flags",
     "config_cmd",
-    "demo",
+    "console.demo.command",  # launches the console too, so it lives beside the demo, in neither face
 )
 
 EPILOG = """exit codes:
@@ -106,10 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", metavar="COMMAND", parser_class=_CommandParser
     )
     for name in COMMAND_MODULES:
+        module_name = name if "." in name else f"console.cli_commands.{name}"
         try:
-            module = importlib.import_module(f"console.cli_commands.{name}")
+            module = importlib.import_module(module_name)
         except ModuleNotFoundError as error:
-            if error.name == f"console.cli_commands.{name}":
+            if error.name == module_name:
                 continue
             raise
         module.register(subparsers)

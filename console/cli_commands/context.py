@@ -9,15 +9,16 @@ from datetime import datetime
 from pathlib import Path
 
 from console.cli_commands.output import Output
-from console.core.clock import Clock, operator_identity
-from console.core.config import Config, default_state_path, load_config, locate_config
-from console.core.errors import Blocked, InvalidInput
-from console.core.store import StateStore, open_store
+from console.core.clock import Clock
+from console.core.config import Config
+from console.core.errors import Blocked
+from console.core.session import Session
+from console.core.store import StateStore
 from console.core.text import printable
 
 
 class CliContext:
-    """Lazily loads config and store so commands that need neither stay fast."""
+    """A command's parsed args and output over the process's ``Session``."""
 
     def __init__(
         self, args: argparse.Namespace, output: Output | None = None, clock: Clock | None = None
@@ -25,48 +26,28 @@ class CliContext:
         self.args = args
         self.json: bool = bool(getattr(args, "json", False))
         self.out = output or Output(self.json)
-        self.clock = clock or Clock()
-        self.operator = operator_identity()
-        self._config: Config | None = None
-        self._config_loaded = False
-        self._store: StateStore | None = None
+        self.session = Session(getattr(args, "config", None), getattr(args, "state", None), clock)
+        self.clock = self.session.clock
+        self.operator = self.session.operator
 
     def now(self) -> datetime:
         return self.clock.now()
 
     def config_path(self) -> Path | None:
-        return locate_config(getattr(self.args, "config", None))
+        return self.session.config_path()
 
     def config_or_none(self) -> Config | None:
         """The config if one is found (invalid config still raises)."""
-        if not self._config_loaded:
-            path = self.config_path()
-            if path is not None:
-                self._config = load_config(path)
-            self._config_loaded = True
-        return self._config
+        return self.session.config_or_none()
 
     def config(self) -> Config:
-        config = self.config_or_none()
-        if config is None:
-            raise InvalidInput(
-                "no config found: pass --config PATH, set SHIPDECK_CONFIG, or create ./shipdeck.toml"
-            )
-        return config
+        return self.session.config()
 
     def state_path(self) -> Path:
-        explicit = getattr(self.args, "state", None)
-        if explicit:
-            return Path(explicit)
-        config = self.config_or_none()
-        if config is not None:
-            return config.state_path
-        return default_state_path()
+        return self.session.state_path()
 
     def store(self) -> StateStore:
-        if self._store is None:
-            self._store = open_store(self.state_path())
-        return self._store
+        return self.session.store()
 
     def confirm(self, action: str) -> None:
         """Destructive commands need ``--yes`` when stdin is not a terminal."""
@@ -79,9 +60,7 @@ class CliContext:
             raise Blocked(f"{action}: not confirmed")
 
     def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
+        self.session.close()
 
     @staticmethod
     def environ(name: str, default: str = "") -> str:

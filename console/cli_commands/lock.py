@@ -7,13 +7,9 @@ from typing import Any
 
 from console.cli_commands.context import CliContext
 from console.core.clock import iso
-from console.core.errors import Blocked, InvalidInput
-from console.core.locking import describe_lock
+from console.core.locking import lock_service, unlock_service
 from console.core.store import Lock
 from console.core.text import printable
-
-# A manual lock is held until unlocked: its lease never lapses on its own.
-MANUAL_LEASE_S = 10 * 365 * 24 * 3600.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,15 +38,7 @@ def _lock_doc(lock: Lock, ctx: CliContext) -> dict[str, Any]:
 
 async def handle_lock(args: argparse.Namespace, ctx: CliContext) -> int:
     ctx.config().service(args.service)
-    if not args.reason.strip():
-        raise InvalidInput("lock: --reason must not be empty")
-    store = ctx.store()
-    ours, current = store.try_lock(
-        args.service, ctx.operator, args.reason, MANUAL_LEASE_S, ctx.now()
-    )
-    if ours is None:
-        raise Blocked(f"{args.service}: {describe_lock(current, ctx.clock)}")  # type: ignore[arg-type]
-    store.audit(ctx.operator, "lock", args.service, args.reason, ctx.now())
+    ours = lock_service(ctx.store(), args.service, ctx.operator, args.reason, ctx.clock)
     ctx.out.document(
         {"locked": _lock_doc(ours, ctx)},
         f"{args.service}: locked by {printable(ours.holder)}: {printable(ours.reason)}",
@@ -60,28 +48,16 @@ async def handle_lock(args: argparse.Namespace, ctx: CliContext) -> int:
 
 async def handle_unlock(args: argparse.Namespace, ctx: CliContext) -> int:
     ctx.config().service(args.service)
-    store = ctx.store()
-    current = store.lock(args.service)
-    if current is None:
+    released = unlock_service(ctx.store(), args.service, ctx.operator, ctx.clock, force=args.force)
+    if released.lock is None:
         ctx.out.document({"unlocked": None, "service": args.service}, f"{args.service}: not locked")
         return 0
-    if current.holder != ctx.operator and not args.force:
-        stale = current.is_stale(ctx.now())
-        hint = "it is stale; " if stale else ""
-        raise Blocked(
-            f"{args.service}: {describe_lock(current, ctx.clock)} — {hint}pass --force to take it over"
-        )
-    store.release_lock(args.service)
-    action = "force-unlock" if current.holder != ctx.operator else "unlock"
-    store.audit(
-        ctx.operator, action, args.service, f"was {describe_lock(current, ctx.clock)}", ctx.now()
-    )
     ctx.out.document(
         {
-            "unlocked": _lock_doc(current, ctx),
+            "unlocked": _lock_doc(released.lock, ctx),
             "service": args.service,
-            "forced": action == "force-unlock",
+            "forced": released.forced,
         },
-        f"{args.service}: unlocked (was held by {printable(current.holder)})",
+        f"{args.service}: unlocked (was held by {printable(released.lock.holder)})",
     )
     return 0

@@ -389,26 +389,26 @@ class ShipdeckApp(ActionFlows, App[int]):
 
 def build_app(args: argparse.Namespace) -> tuple[ShipdeckApp, Callable[[], None]]:
     """The real console for parsed CLI args, and a function that closes what it opened."""
-    from console.cli_commands.context import CliContext
+    from console.core.session import Session
     from console.tui.data import StoreConsoleData
     from console.tui.ops import CoreOps
 
-    ctx = CliContext(args)
-    config = ctx.config()
-    store = ctx.store()
-    data = StoreConsoleData(config, store, ctx.clock)
+    session = Session(getattr(args, "config", None), getattr(args, "state", None))
+    config = session.config()
+    store = session.store()
+    data = StoreConsoleData(config, store, session.clock)
     ops = CoreOps(
         config,
         store,
-        ctx.clock,
-        ctx.operator,
+        session.clock,
+        session.operator,
         config_path=config.path,
-        state_path=ctx.state_path(),
+        state_path=session.state_path(),
     )
     app = ShipdeckApp(
         data, ops, read_only=bool(getattr(args, "read_only", False)), keymap=config.keymap
     )
-    return app, ctx.close
+    return app, session.close
 
 
 def run_console(args: argparse.Namespace) -> int:

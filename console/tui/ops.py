@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from console.core.clock import Clock
 from console.core.config import Config
 from console.core.errors import ShipdeckError
-from console.core.locking import describe_lock
+from console.core.locking import lock_service, unlock_service
 from console.core.store import Outcome, StateStore
 
 Listener = Callable[[str, str, dict[str, Any]], None]
@@ -263,42 +263,21 @@ class CoreOps:
     # -- locks ------------------------------------------------------------------------------
 
     def lock(self, service: str, reason: str) -> OpResult:
-        from console.cli_commands.lock import MANUAL_LEASE_S
-
         try:
             self.config.service(service)
-            if not reason.strip():
-                return OpResult(False, "lock: a reason is required")
-            ours, current = self.store.try_lock(
-                service, self.operator, reason, MANUAL_LEASE_S, self.clock.now()
-            )
-            if ours is None:
-                assert current is not None
-                return OpResult(False, f"{service}: {describe_lock(current, self.clock)}")
-            self.store.audit(self.operator, "lock", service, reason, self.clock.now())
+            ours = lock_service(self.store, service, self.operator, reason, self.clock)
         except ShipdeckError as error:
             return OpResult(False, str(error))
-        return OpResult(True, f"{service}: locked by {self.operator}: {reason}")
+        return OpResult(True, f"{service}: locked by {ours.holder}: {ours.reason}")
 
     def unlock(self, service: str, force: bool) -> OpResult:
         try:
-            current = self.store.lock(service)
-            if current is None:
-                return OpResult(True, f"{service}: not locked")
-            if current.holder != self.operator and not force:
-                return OpResult(False, f"{service}: {describe_lock(current, self.clock)}")
-            self.store.release_lock(service)
-            action = "force-unlock" if current.holder != self.operator else "unlock"
-            self.store.audit(
-                self.operator,
-                action,
-                service,
-                f"was {describe_lock(current, self.clock)}",
-                self.clock.now(),
-            )
+            released = unlock_service(self.store, service, self.operator, self.clock, force=force)
         except ShipdeckError as error:
             return OpResult(False, str(error))
-        return OpResult(True, f"{service}: unlocked (was held by {current.holder})")
+        if released.lock is None:
+            return OpResult(True, f"{service}: not locked")
+        return OpResult(True, f"{service}: unlocked (was held by {released.lock.holder})")
 
     # -- flags (same calls as ``shipdeck flags on/off/set/kill``) ------------------------------
 

@@ -10,6 +10,7 @@ with an audit record before the resumer takes the lock as usual.
 from __future__ import annotations
 
 from console.core.errors import Blocked
+from console.core.locking import release_stale
 from console.core.ops.context import OpContext
 from console.core.store.model import Deployment
 
@@ -29,12 +30,7 @@ def claim_interrupted(ctx: OpContext, service: str, environment: str) -> Deploym
             f"{service}: deployment #{deployment.id} is still running ({lock.holder} holds a live lock);"
             f" if its process died, retry once the {lock.lease_s:g} s lease lapses"
         )
-    if ctx.store.release_lock(service, lock.token):
-        ctx.store.audit(
-            ctx.operator,
-            "lock-takeover",
-            service,
-            f"resume of deployment #{deployment.id} (was {lock.holder})",
-            now,
-        )
+    release_stale(
+        ctx.store, lock, ctx.operator, f"resume of deployment #{deployment.id}", ctx.clock
+    )
     return deployment

@@ -12,9 +12,9 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from console.core.clock import iso
 from console.core.config import EnvironmentTarget, ServiceConfig
 from console.core.errors import Blocked, InvalidInput, ShipdeckError
+from console.core.locking import held
 from console.core.ops import releases as rel
 from console.core.ops.context import OpContext
 from console.core.ops.gate import check_swap
@@ -295,38 +295,17 @@ async def rollback(
             diff,
         )
     orphans = await _stop_running_deploy(ctx, service.name, env.name)
-    # Take the lock; a lock left behind by a dead process is taken over (audited).
-    lock, holder = ctx.store.try_lock(
+    # Take the lock; a lock left behind by a dead process (or by this operator's
+    # own deploy, asked to stop above) is taken over, audited.
+    async with held(
+        ctx.store,
         service.name,
         ctx.operator,
         f"{kind} to {chosen.name}",
         ctx.config.lock_lease_s,
-        ctx.clock.now(),
-    )
-    if lock is None:
-        assert holder is not None
-        if not holder.is_stale(ctx.clock.now()) and holder.holder != ctx.operator:
-            raise Blocked(
-                f"{service.name}: locked by {holder.holder} since {iso(holder.since)}: {holder.reason}"
-            )
-        lock, _ = ctx.store.try_lock(
-            service.name,
-            ctx.operator,
-            f"{kind} to {chosen.name}",
-            ctx.config.lock_lease_s,
-            ctx.clock.now(),
-            force=True,
-        )
-        ctx.store.audit(
-            ctx.operator,
-            "lock-takeover",
-            service.name,
-            f"{kind}: took over from {holder.holder}",
-            ctx.clock.now(),
-        )
-    assert lock is not None
-    beat = asyncio.create_task(_heartbeat(ctx, service.name, lock.token))
-    try:
+        ctx.clock,
+        take_over=True,
+    ):
         # Planned under the lock, after any running deploy stopped: the plan is
         # the world this run changes, and the same function --dry-run prints.
         plan = await plan_rollback(ctx, service, env, chosen, kind)
@@ -342,15 +321,6 @@ async def rollback(
             {"to_release_id": chosen.id},
         )
         return await _execute(ctx, service, env, plan, deployment_id, orphans, started)
-    finally:
-        beat.cancel()
-        ctx.store.release_lock(service.name, lock.token)
-
-
-async def _heartbeat(ctx: OpContext, service: str, token: str) -> None:
-    while True:
-        await asyncio.sleep(max(0.5, ctx.config.lock_lease_s / 3))
-        ctx.store.heartbeat_lock(service, token, ctx.clock.now())
 
 
 async def _execute(
