@@ -35,7 +35,7 @@ from console.core.ops.rollout import (
 )
 from console.core.ops.traffic import plan_traffic
 from console.core.ops.verify import post_deploy_verify, run_smoke_tests
-from console.core.store import Deployment, Release, TrafficRecord
+from console.core.store import Deployment, Outcome, Release, TrafficRecord
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ async def _run(
             await run.recheck()
         await run.verify(request.verify_s)
         await run.finish()
-        return run.result("succeeded", None, started)
+        return run.result(Outcome.SUCCEEDED, None, started)
     except (ShipdeckError, asyncio.CancelledError) as error:
         reason = "cancelled" if isinstance(error, asyncio.CancelledError) else str(error)
         outcome = await _undo(
@@ -314,7 +314,7 @@ class BlueGreenRun:
     async def finish(self) -> None:
         ctx, release = self.ctx, self.to_release
         self.step("done")
-        ctx.store.finish_deployment(self.deployment_id, "succeeded", None, ctx.clock.now())
+        ctx.store.finish_deployment(self.deployment_id, Outcome.SUCCEEDED, None, ctx.clock.now())
         await prune_releases(ctx, self.service, self.env)
         previous = self.from_release.name if self.from_release else "nothing"
         text = f"{self.service.name}/{self.env.name}: {previous} → {release.name} deployed"
@@ -356,7 +356,7 @@ async def _undo(
     """
     store = ctx.store
     ctx.emit("deploy_failed", f"deploy failed: {reason}", deployment_id, reason=reason)
-    outcome = "failed"
+    outcome = Outcome.FAILED
     problems: list[str] = []
     idle = state["to_color"]
     moved = bool(state.get("swapped"))
@@ -384,7 +384,7 @@ async def _undo(
             colors[idle] = None
             record_traffic(ctx, service.name, env.name, from_color, colors)
             if moved:
-                outcome = "rolled_back"
+                outcome = Outcome.ROLLED_BACK
                 ctx.emit("rolled_back", f"traffic back on {from_color}", deployment_id)
         except ShipdeckError as error:
             problems.append(f"could not restore traffic: {error}")
@@ -470,4 +470,4 @@ async def plan_blue_green(ctx: OpContext, request: DeployRequest) -> DeployResul
     )
     diff = await ctx.lbs.diff(new_plan)
     previous = plan.from_release.name if plan.from_release else None
-    return DeployResult(None, "planned", None, plan.release_name, previous, 0.0, steps, diff)
+    return DeployResult(None, Outcome.PLANNED, None, plan.release_name, previous, 0.0, steps, diff)

@@ -36,7 +36,7 @@ from console.core.ops.rollout import (
 )
 from console.core.ops.traffic import plan_traffic
 from console.core.ops.verify import run_smoke_tests
-from console.core.store import Release, TrafficRecord
+from console.core.store import Outcome, Release, TrafficRecord
 from console.core.store.model import Deployment
 from engines.metrics.records import IntervalSample
 
@@ -104,13 +104,13 @@ async def _rollout(
             await run.recheck()
         await run.walk_steps()
         await run.become_live()
-        return run.result("succeeded", None, started)
+        return run.result(Outcome.SUCCEEDED, None, started)
     except (ShipdeckError, asyncio.CancelledError) as error:
         reason = "cancelled" if isinstance(error, asyncio.CancelledError) else str(error)
         await run.roll_back(reason)
         if isinstance(error, asyncio.CancelledError):
             raise
-        return run.result("rolled_back", reason, started)
+        return run.result(Outcome.ROLLED_BACK, reason, started)
 
 
 async def _new_run(
@@ -450,7 +450,7 @@ class CanaryRun:
         )
         ctx.store.mark_release(self.to_release.id, ctx.clock.now(), live=True, healthy=True)
         self.persist("done", weight_pct=100)
-        ctx.store.finish_deployment(self.deployment_id, "succeeded", None, ctx.clock.now())
+        ctx.store.finish_deployment(self.deployment_id, Outcome.SUCCEEDED, None, ctx.clock.now())
         await prune_releases(ctx, service, env)
         baseline = self.baseline.name if self.baseline else "-"
         text = (
@@ -485,7 +485,7 @@ class CanaryRun:
                 ctx.fleet, service, env, self.canary_color, self.to_release.name
             )
         final = reason + (f" ({'; '.join(problems)})" if problems else "")
-        ctx.store.finish_deployment(self.deployment_id, "rolled_back", final, ctx.clock.now())
+        ctx.store.finish_deployment(self.deployment_id, Outcome.ROLLED_BACK, final, ctx.clock.now())
         text = f"{service.name}/{env.name}: canary {self.to_release.name} rolled back: {final}"
         self.emit("rolled_back", text, reason=final)
         await ctx.notify(service.name, "rollback", text, deployment_id=self.deployment_id)
@@ -578,7 +578,7 @@ async def plan_canary(
     diff = await ctx.lbs.diff(traffic_plan)
     previous = baseline.name if baseline else None
     return DeployResult(
-        None, "planned", None, plan.release_name, previous, 0.0, list(plan.steps), diff
+        None, Outcome.PLANNED, None, plan.release_name, previous, 0.0, list(plan.steps), diff
     )
 
 

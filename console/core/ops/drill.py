@@ -15,7 +15,7 @@ from console.core.ops.context import OpContext
 from console.core.ops.results import OperationResult
 from console.core.ops.rollback import pick_target, plan_rollback, rollback
 from console.core.ops.rollout import target
-from console.core.store import Release
+from console.core.store import Outcome, Release
 
 
 @dataclass
@@ -68,21 +68,23 @@ async def drill(
     plan = await plan_drill(ctx, service_name, environment)
     live, previous = plan.live, plan.previous
     if dry_run:
-        return DrillResult("planned", None, live.name, previous.name, None, None, list(plan.steps))
+        return DrillResult(
+            Outcome.PLANNED, None, live.name, previous.name, None, None, list(plan.steps)
+        )
     service, env = target(ctx, service_name, environment)
     back_s = forward_s = None
     try:
         back = await rollback(ctx, service.name, env.name, previous.name, kind="drill")
-        if back.outcome != "succeeded":
+        if back.outcome != Outcome.SUCCEEDED:
             raise ShipdeckError(f"rollback to {previous.name} failed: {back.reason}")
         back_s = back.duration_s
         forward = await rollback(ctx, service.name, env.name, live.name, kind="drill")
-        if forward.outcome != "succeeded":
+        if forward.outcome != Outcome.SUCCEEDED:
             raise ShipdeckError(f"roll-forward to {live.name} failed: {forward.reason}")
         forward_s = forward.duration_s
     except ShipdeckError as error:
         ctx.store.record_drill(
-            service.name, env.name, "failed", back_s, forward_s, str(error), ctx.clock.now()
+            service.name, env.name, Outcome.FAILED, back_s, forward_s, str(error), ctx.clock.now()
         )
         ctx.emit(
             "drill_failed",
@@ -91,12 +93,12 @@ async def drill(
             service=service.name,
             environment=env.name,
         )
-        return DrillResult("failed", str(error), live.name, previous.name, back_s, forward_s)
+        return DrillResult(Outcome.FAILED, str(error), live.name, previous.name, back_s, forward_s)
     detail = (
         f"{live.name} → {previous.name} in {back_s:.2f}s, back to {live.name} in {forward_s:.2f}s"
     )
     ctx.store.record_drill(
-        service.name, env.name, "succeeded", back_s, forward_s, detail, ctx.clock.now()
+        service.name, env.name, Outcome.SUCCEEDED, back_s, forward_s, detail, ctx.clock.now()
     )
     ctx.emit(
         "drill_succeeded",
@@ -107,4 +109,4 @@ async def drill(
         rollback_s=round(back_s, 3),
         rollforward_s=round(forward_s, 3),
     )
-    return DrillResult("succeeded", None, live.name, previous.name, back_s, forward_s)
+    return DrillResult(Outcome.SUCCEEDED, None, live.name, previous.name, back_s, forward_s)

@@ -19,6 +19,7 @@ from console.core.ops.results import OperationResult
 from console.core.ops.rollback import rollback
 from console.core.ops.rollout import target
 from console.core.ops.verify import post_deploy_verify
+from console.core.store import Outcome
 
 
 @dataclass
@@ -75,7 +76,7 @@ async def pipeline(
             raise Blocked(f"pipeline: {service_name} has no {env_name} environment configured")
     if dry_run:
         steps = await plan_pipeline(ctx, service_name, image)
-        return PipelineResult("planned", None, None, [], list(steps))
+        return PipelineResult(Outcome.PLANNED, None, None, [], list(steps))
     stages: list[dict[str, Any]] = []
     staging_before = rel.live_release(ctx.store, ctx.store.traffic(service.name, "staging"))
 
@@ -98,8 +99,8 @@ async def pipeline(
     # 1. staging, blue-green (smoke tests run inside, against the idle color)
     result = await deploy_blue_green(ctx, DeployRequest(service.name, "staging", image))
     stage("staging", result.outcome, result.reason)
-    if result.outcome != "succeeded":
-        return PipelineResult("failed", "staging", result.reason, stages)
+    if result.outcome != Outcome.SUCCEEDED:
+        return PipelineResult(Outcome.FAILED, "staging", result.reason, stages)
     # 2. production canary with analysis, automatic rollback inside
     production = ctx.store.traffic(service.name, "production")
     try:
@@ -108,13 +109,13 @@ async def pipeline(
         else:
             prod = await deploy_canary(ctx, CanaryRequest(service.name, "production", image))
     except ShipdeckError as error:
-        stage("production-canary", "failed", str(error))
+        stage("production-canary", Outcome.FAILED, str(error))
         await restore_staging()
-        return PipelineResult("failed", "production-canary", str(error), stages)
+        return PipelineResult(Outcome.FAILED, "production-canary", str(error), stages)
     stage("production-canary", prod.outcome, prod.reason)
-    if prod.outcome != "succeeded":
+    if prod.outcome != Outcome.SUCCEEDED:
         await restore_staging()
-        return PipelineResult("failed", "production-canary", prod.reason, stages)
+        return PipelineResult(Outcome.FAILED, "production-canary", prod.reason, stages)
     # 3. post-deploy verification of the new production live color
     svc, env = target(ctx, service.name, "production")
     traffic = ctx.store.traffic(service.name, "production")
@@ -125,13 +126,13 @@ async def pipeline(
         summary = await post_deploy_verify(
             ctx.fleet, svc, env, live_color, ctx.clock, svc.post_deploy_verify_s
         )
-        stage("verification", "succeeded", summary)
+        stage("verification", Outcome.SUCCEEDED, summary)
     except ShipdeckError as error:
-        stage("verification", "failed", str(error))
+        stage("verification", Outcome.FAILED, str(error))
         back = await rollback(ctx, service.name, "production")
         stage("production-rollback", back.outcome, back.reason)
         await restore_staging()
-        return PipelineResult("failed", "verification", str(error), stages)
+        return PipelineResult(Outcome.FAILED, "verification", str(error), stages)
     text = f"{service.name}: pipeline of {image} succeeded (staging and production)"
     await ctx.notify(service.name, "pipeline_succeeded", text)
-    return PipelineResult("succeeded", None, None, stages)
+    return PipelineResult(Outcome.SUCCEEDED, None, None, stages)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from console.core.errors import ExitCode
+from console.core.store.model import Outcome
 
 
 class OperationResult:
@@ -16,7 +17,7 @@ class OperationResult:
 
     outcome: str
     # Outcomes that mean "nothing went wrong" (a dry run's plan included).
-    OK_OUTCOMES: ClassVar[tuple[str, ...]] = ("succeeded", "planned")
+    OK_OUTCOMES: ClassVar[tuple[str, ...]] = (Outcome.SUCCEEDED, Outcome.PLANNED)
     # Fields left out of the JSON document while empty (added after scripts
     # already depended on the document's shape).
     OMIT_WHEN_EMPTY: ClassVar[tuple[str, ...]] = ()

@@ -28,7 +28,7 @@ from console.core.ops.rollout import (
     target,
 )
 from console.core.ops.traffic import plan_traffic
-from console.core.store import Release, TrafficRecord
+from console.core.store import Outcome, Release, TrafficRecord
 
 ABORT_WAIT_S = 60.0
 
@@ -285,7 +285,7 @@ async def rollback(
         )
         return RollbackResult(
             None,
-            "planned",
+            Outcome.PLANNED,
             None,
             plan.from_name,
             chosen.name,
@@ -378,13 +378,13 @@ async def _execute(
         for orphan in orphans:
             store.finish_deployment(
                 orphan,
-                "aborted",
+                Outcome.ABORTED,
                 f"rolled back to {chosen.name} by {ctx.operator} ({kind} #{deployment_id})",
                 ctx.clock.now(),
             )
             await _clean_orphan(ctx, service, env, orphan, plan.target_color, plan.standby_color)
         duration = ctx.clock.monotonic() - started
-        store.finish_deployment(deployment_id, "succeeded", None, ctx.clock.now())
+        store.finish_deployment(deployment_id, Outcome.SUCCEEDED, None, ctx.clock.now())
         text = f"{service.name}/{env.name}: rolled back {from_name or 'nothing'} → {chosen.name} ({plan.mode}) in {duration:.1f}s"
         ctx.emit(
             f"{kind}_succeeded", text, deployment_id, mode=plan.mode, duration_s=round(duration, 3)
@@ -398,10 +398,10 @@ async def _execute(
             duration_s=duration,
         )
         return RollbackResult(
-            deployment_id, "succeeded", None, from_name, chosen.name, plan.mode, duration
+            deployment_id, Outcome.SUCCEEDED, None, from_name, chosen.name, plan.mode, duration
         )
     except ShipdeckError as error:
-        store.finish_deployment(deployment_id, "failed", str(error), ctx.clock.now())
+        store.finish_deployment(deployment_id, Outcome.FAILED, str(error), ctx.clock.now())
         ctx.emit(f"{kind}_failed", f"{kind} failed: {error}", deployment_id, reason=str(error))
         await ctx.notify(
             service.name,
@@ -412,7 +412,7 @@ async def _execute(
             raise
         return RollbackResult(
             deployment_id,
-            "failed",
+            Outcome.FAILED,
             str(error),
             from_name,
             chosen.name,
