@@ -63,6 +63,10 @@ Invalid keys, percentages outside 0-100, unknown flags and an invalid flags file
 exit 2, file unchanged; a flags file or directory that cannot be written exits 1."""
 
 
+# Subcommands that change the flags file: each takes --dry-run.
+CHANGING = ("create", "set", "on", "off", "kill", "target", "stage", "delete")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     flags = subparsers.add_parser(
         "flags",
@@ -78,6 +82,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     def add(name: str, handler: Any, help_text: str) -> argparse.ArgumentParser:
         parser = sub.add_parser(name, help=help_text, description=help_text)
         _flags_option(parser)
+        if name in CHANGING:
+            parser.add_argument(
+                "--dry-run",
+                action="store_true",
+                help="print the change this would make; write nothing",
+            )
         parser.set_defaults(handler=handler)
         return parser
 
@@ -172,7 +182,7 @@ def _store(args: argparse.Namespace, ctx: Any) -> FlagStore:
 
 
 def _confirm(args: argparse.Namespace, action: str, prompt: str) -> None:
-    if getattr(args, "yes", False):
+    if getattr(args, "yes", False) or getattr(args, "dry_run", False):
         return
     if not sys.stdin.isatty():
         raise Blocked(f"{action}: confirmation required: pass --yes")
@@ -184,6 +194,9 @@ def _mutate(args: argparse.Namespace, ctx: Any, fn: Any) -> FlagSet:
     """Validate the key, then change the file under its lock and audit the change."""
     require_key(args.key)
     store = _store(args, ctx)
+    if getattr(args, "dry_run", False):
+        # The same change function on the same file, not written: the plan is the run.
+        return fn(store.load())
 
     def audit(*record: Any) -> None:
         # Opened only once a change is written: a refused command creates no state DB.
@@ -239,6 +252,9 @@ def _table(rows: list[list[str]]) -> str:
 
 def _done(ctx: Any, flag: Flag | None, text: str, **extra: Any) -> int:
     doc: dict[str, Any] = {"flag": flag.to_json() if flag else None, **extra}
+    if getattr(ctx.args, "dry_run", False):
+        doc["dry_run"] = True
+        text = f"plan (dry run, nothing written): {text}"
     ctx.out.document(doc, text)
     return 0
 

@@ -120,10 +120,43 @@ async def held(
         lease.release()
 
 
-def lock_service(store: StateStore, service: str, operator: str, reason: str, clock: Clock) -> Lock:
-    """Freeze a service's deploys until it is unlocked (audited)."""
+def plan_lock(store: StateStore, service: str, reason: str, clock: Clock) -> tuple[str, ...]:
+    """What ``lock`` would do, refusing what it would refuse; changes nothing."""
     if not reason.strip():
         raise InvalidInput("lock: --reason must not be empty")
+    current = store.lock(service)
+    if current is not None:
+        raise Blocked(f"{service}: {describe_lock(current, clock)}")
+    return (
+        f"take the {service} lock until it is unlocked (deploys, rollbacks and drills wait)",
+        f"reason shown to whoever is blocked: {reason}",
+        "record it in the audit trail",
+    )
+
+
+def plan_unlock(
+    store: StateStore, service: str, operator: str, clock: Clock, *, force: bool = False
+) -> tuple[str, ...]:
+    """What ``unlock`` would do, refusing what it would refuse; changes nothing."""
+    current = store.lock(service)
+    if current is None:
+        return (f"{service} is not locked: nothing to do",)
+    if current.holder != operator and not force:
+        hint = "it is stale; " if current.is_stale(clock.now()) else ""
+        raise Blocked(
+            f"{service}: {describe_lock(current, clock)} — {hint}pass --force to take it over"
+        )
+    forced = current.holder != operator
+    return (
+        f"release the {service} lock ({describe_lock(current, clock)})"
+        + (", someone else's: forced" if forced else ""),
+        f"record {'force-unlock' if forced else 'unlock'} in the audit trail",
+    )
+
+
+def lock_service(store: StateStore, service: str, operator: str, reason: str, clock: Clock) -> Lock:
+    """Freeze a service's deploys until it is unlocked (audited)."""
+    plan_lock(store, service, reason, clock)
     ours, current = store.try_lock(service, operator, reason, MANUAL_LEASE_S, clock.now())
     if ours is None:
         assert current is not None

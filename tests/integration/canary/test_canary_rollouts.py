@@ -75,6 +75,10 @@ async def test_a_healthy_canary_is_promoted_through_every_step(canary_stack):
 
 
 async def test_a_canary_with_a_higher_error_rate_is_rolled_back_during_the_first_step(canary_stack):
+    # This test is about errors. At 600 req/s on a busy 2-core machine either arm's
+    # latency tail can trip first; latency regressions have their own test below.
+    with canary_stack.editing_config() as document:
+        document["analysis"]["test"]["latency_quantiles"] = []
     await baseline(canary_stack)
     op = canary_stack.context()
     async with load(canary_stack.listen_port, rate_per_s=600) as stats:

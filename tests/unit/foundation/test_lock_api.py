@@ -9,7 +9,14 @@ import pytest
 
 from console.core.clock import Clock
 from console.core.errors import Blocked, InvalidInput
-from console.core.locking import acquire, lock_service, release_stale, unlock_service
+from console.core.locking import (
+    acquire,
+    lock_service,
+    plan_lock,
+    plan_unlock,
+    release_stale,
+    unlock_service,
+)
 from console.core.store import open_store
 
 
@@ -93,3 +100,16 @@ def test_release_stale_leaves_a_live_lease_alone(store):
     lock, _ = store.try_lock("web", "ci", "deploy v2", 60, Clock().now())
     assert not release_stale(store, lock, "alice", "resume", Clock())
     assert store.lock("web").holder == "ci"
+
+
+def test_a_lock_dry_run_refuses_what_the_lock_would_and_changes_nothing(store):
+    lock_service(store, "web", "alice", "incident 7", Clock())
+    with pytest.raises(Blocked, match="locked by alice"):
+        plan_lock(store, "web", "freeze", Clock())
+    assert store.lock("web").holder == "alice" and len(store.audit_entries()) == 1
+
+
+def test_an_unlock_dry_run_names_the_forced_takeover(store):
+    lock_service(store, "web", "alice", "incident 7", Clock())
+    steps = plan_unlock(store, "web", "bob", Clock(), force=True)
+    assert "forced" in steps[0] and store.lock("web").holder == "alice"
