@@ -20,6 +20,20 @@ from tests.integration.conftest import live_release
 pytestmark = pytest.mark.rig
 
 
+def nested_plans(plan: list[str]) -> dict[str, list[str]]:
+    """The pipeline dry run's per-stage deploy plans, by environment."""
+    plans: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in plan:
+        if line.startswith("  ") and current is not None:
+            current.append(line.strip())
+        elif line.startswith(("staging:", "production:")):
+            current = plans.setdefault(line.split(":")[0], [])
+        else:
+            current = None
+    return plans
+
+
 def add_staging(stack) -> None:
     with stack.editing_config() as document:
         service = document["services"]["web"]
@@ -42,6 +56,7 @@ async def test_pipeline_stops_a_bad_image_at_the_canary_and_both_environments_ke
     for environment in ("staging", "production"):
         result = await deploy_blue_green(op, DeployRequest("web", environment, "v1", verify_s=1.0))
         assert result.outcome == "succeeded", result.reason
+    dry = await pipeline(op, "web", "v3", dry_run=True)
     async with load(canary_stack.listen_port, rate_per_s=600):
         await asyncio.sleep(3)
         result = await pipeline(op, "web", "v3")
@@ -50,6 +65,18 @@ async def test_pipeline_stops_a_bad_image_at_the_canary_and_both_environments_ke
     )
     assert [s["stage"] for s in result.stages][:2] == ["staging", "production-canary"]
     assert live_release(op, "staging") == "v1" and live_release(op, "production") == "v1"
+    # Each stage ran the plan the dry run printed for it.
+    nested = nested_plans(dry.plan)
+    for environment, steps in nested.items():
+        deployment = next(
+            d
+            for d in op.store.history("web", limit=20)
+            if d.environment == environment
+            and d.kind == "deploy"
+            and d.to_release is not None
+            and op.store.release(d.to_release).name == "v3"
+        )
+        assert op.store.events(deployment.id)[0].data["plan"]["steps"] == steps
     await op.fleet.close()
 
 
