@@ -27,7 +27,7 @@ import shlex
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -277,30 +277,25 @@ class SshPool:
         directory, base = posixpath.split(path)
         temp_path = posixpath.join(directory, f".{base}.shipdeck-{secrets.token_hex(6)}.tmp")
         connection = await self.connection(target)
-        async with self._slots:
+        async with (
+            self._slots,
+            self._mapped_errors(
+                target, f"writing {path}", timeout_s, asyncssh.SFTPError, f"writing {path} failed"
+            ),
+            asyncio.timeout(timeout_s),
+            connection.start_sftp_client() as sftp,
+        ):
             try:
-                async with asyncio.timeout(timeout_s), connection.start_sftp_client() as sftp:
-                    try:
-                        async with sftp.open(temp_path, "wb") as remote_file:
-                            await remote_file.write(data)
-                            with contextlib.suppress(asyncssh.SFTPError):
-                                await remote_file.fsync()
-                        await sftp.chmod(temp_path, mode)
-                        await sftp.posix_rename(temp_path, path)
-                    except BaseException:
-                        with contextlib.suppress(Exception):
-                            await sftp.remove(temp_path)
-                        raise
-            except TimeoutError:
-                raise EngineOperationFailed(
-                    target.name, f"writing {path} timed out after {timeout_s:g}s"
-                ) from None
-            except asyncssh.SFTPError as exc:
-                raise EngineOperationFailed(
-                    target.name, f"writing {path} failed: {exc.reason}"
-                ) from exc
-            except (asyncssh.Error, OSError) as exc:
-                raise self._lost(target, f"writing {path}", exc) from exc
+                async with sftp.open(temp_path, "wb") as remote_file:
+                    await remote_file.write(data)
+                    with contextlib.suppress(asyncssh.SFTPError):
+                        await remote_file.fsync()
+                await sftp.chmod(temp_path, mode)
+                await sftp.posix_rename(temp_path, path)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await sftp.remove(temp_path)
+                raise
 
     async def open_tcp(
         self, target: SshTarget, host: str, port: int, *, timeout_s: float = 5.0
@@ -310,19 +305,13 @@ class SshPool:
         validate_address(target.name, host)
         validate_port(target.name, port)
         connection = await self.connection(target)
-        try:
-            async with asyncio.timeout(timeout_s):
-                return await connection.open_connection(host, port, encoding=None)
-        except TimeoutError:
-            raise EngineOperationFailed(
-                target.name, f"opening TCP {host}:{port} timed out after {timeout_s:g}s"
-            ) from None
-        except asyncssh.ChannelOpenError as exc:
-            raise EngineOperationFailed(
-                target.name, f"cannot open TCP {host}:{port} on the host: {exc.reason}"
-            ) from exc
-        except (asyncssh.Error, OSError) as exc:
-            raise self._lost(target, f"opening TCP {host}:{port}", exc) from exc
+        what = f"opening TCP {host}:{port}"
+        refused = f"cannot open TCP {host}:{port} on the host"
+        async with (
+            self._mapped_errors(target, what, timeout_s, asyncssh.ChannelOpenError, refused),
+            asyncio.timeout(timeout_s),
+        ):
+            return await connection.open_connection(host, port, encoding=None)
 
     async def forward_unix_socket(
         self, target: SshTarget, remote_path: str, *, timeout_s: float = 10.0
@@ -511,6 +500,28 @@ class SshPool:
                 return bool(await sftp.exists(remote_path))
         except (asyncssh.Error, OSError, TimeoutError):
             return None
+
+    @contextlib.asynccontextmanager
+    async def _mapped_errors(
+        self,
+        target: SshTarget,
+        what: str,
+        timeout_s: float,
+        refusal: type[asyncssh.Error],
+        refused: str,
+    ) -> AsyncIterator[None]:
+        """Engine errors for one SSH operation: a timeout or the host's refusal is
+        the operation failing; anything else means the connection was lost."""
+        try:
+            yield
+        except TimeoutError:
+            raise EngineOperationFailed(
+                target.name, f"{what} timed out after {timeout_s:g}s"
+            ) from None
+        except refusal as exc:
+            raise EngineOperationFailed(target.name, f"{refused}: {exc.reason}") from exc
+        except (asyncssh.Error, OSError) as exc:
+            raise self._lost(target, what, exc) from exc
 
     def _lost(self, target: SshTarget, what: str, exc: BaseException) -> TargetUnreachable:
         detail = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
