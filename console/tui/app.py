@@ -1,12 +1,15 @@
 """``shipdeck`` with no command: the console an on-call keeps open during a deploy.
 
 A thin face: the app polls a ``ConsoleData`` (store, hosts, flags) in workers
-and hands what it read to the visible screen; changing actions ask for
-confirmation, then call a ``ConsoleOps`` method in a worker. Nothing here
-decides anything about production.
+into reactive attributes (the selected target, the statuses, the host view, how
+fresh each is, what runs from here) that the screens watch; changing actions
+ask for confirmation, then call a ``ConsoleOps`` method in a worker. Nothing
+here decides anything about production.
 
 Polls are loops that sleep *after* each fetch, so a slow host or store never
 piles requests up; while a modal is open the screens are not refreshed.
+Every key is a row of ``actions.ACTIONS``; screens know the app only as the
+``Console`` protocol (``protocol.py``), so nothing they import imports this.
 """
 
 from __future__ import annotations
@@ -16,23 +19,24 @@ import asyncio
 import contextlib
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App, ScreenStackError, UnknownModeError
-from textual.binding import Binding
 from textual.message import Message
 from textual.notifications import SeverityLevel
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
-from console.core.status import HostProbeView, ServiceStatus
+from console.core.status import HostProbeView, RolloutProgress, ServiceStatus
 from console.core.text import printable
+from console.tui.actions import APP, availability, bindings, key_rows, rows
 from console.tui.background import in_thread
 from console.tui.commands import ActionsProvider
 from console.tui.data import ConsoleData, Target
-from console.tui.dialogs.confirm import ConfirmationModal
+from console.tui.dialogs.confirm import ask
 from console.tui.dialogs.keys import KeysScreen
 from console.tui.display import Freshness, Notice, diff_notices
 from console.tui.flows import ActionFlows, one_line
@@ -41,7 +45,6 @@ from console.tui.ops import (
     OpResult,
     Rollout,
 )
-from console.tui.screens.base import ConsoleScreen
 from console.tui.screens.canary import CanaryScreen
 from console.tui.screens.flags import FlagsScreen
 from console.tui.screens.history import HistoryScreen
@@ -49,8 +52,11 @@ from console.tui.screens.hosts import HostsScreen
 from console.tui.screens.overview import OverviewScreen
 from engines.redact import redact_urls_in
 
-SCREENS = Binding.Group("screens", compact=True)
-CHANGING_ACTIONS = frozenset({"rollback", "promote", "abort", "deploy", "lock"})
+if TYPE_CHECKING:
+    from console.tui.protocol import FlowHost
+
+# What can dim an app action: the footer is redrawn only when one of these flips.
+_CHANGING = tuple(row.name for row in rows(APP) if row.changes)
 
 
 class OpEvent(Message):
@@ -63,33 +69,31 @@ class OpEvent(Message):
         self.fields = fields
 
 
-class ShipdeckApp(ActionFlows, App[int]):
+class ShipdeckApp(App[int]):
     """The console: five screens over one selected service, every action confirmed."""
 
     CSS_PATH = "app.tcss"
     TITLE = "shipdeck"
     COMMANDS = App.COMMANDS | {ActionsProvider}
     MODES = {
-        "overview": OverviewScreen,
-        "canary": CanaryScreen,
-        "history": HistoryScreen,
-        "flags": FlagsScreen,
-        "hosts": HostsScreen,
+        screen.NAME: screen
+        for screen in (OverviewScreen, CanaryScreen, HistoryScreen, FlagsScreen, HostsScreen)
     }
-    BINDINGS = [
-        Binding("1", "show('overview')", "Overview", id="screen.overview", group=SCREENS),
-        Binding("2", "show('canary')", "Canary", id="screen.canary", group=SCREENS),
-        Binding("3", "show('history')", "History", id="screen.history", group=SCREENS),
-        Binding("4", "show('flags')", "Flags", id="screen.flags", group=SCREENS),
-        Binding("5", "show('hosts')", "Hosts", id="screen.hosts", group=SCREENS),
-        Binding("R", "rollback", "Rollback", id="rollback"),
-        Binding("P", "promote", "Promote", id="promote"),
-        Binding("A", "abort", "Abort", id="abort"),
-        Binding("D", "deploy", "Deploy", id="deploy"),
-        Binding("L", "lock", "Lock", id="lock"),
-        Binding("question_mark", "keys", "Keys", id="keys"),
-        Binding("q", "quit", "Quit", id="quit"),
-    ]
+    BINDINGS = bindings(APP)
+
+    # What the screens show (``protocol.WATCHED``): each change refreshes the visible one.
+    # A poll assigns even an unchanged value (``always_update``): the status line says
+    # how fresh the data is, so every answer counts. Healths are mutated in place and
+    # announced with ``mutate_reactive`` when a poll fails (an answer announces itself).
+    selected: reactive[Target | None] = reactive(None, init=False)
+    statuses: reactive[dict[str, ServiceStatus]] = reactive(dict, always_update=True, init=False)
+    hosts_view: reactive[dict[str, HostProbeView]] = reactive(dict, always_update=True, init=False)
+    store_health: reactive[Freshness] = reactive(lambda: Freshness("store"), init=False)
+    hosts_health: reactive[Freshness] = reactive(lambda: Freshness("hosts"), init=False)
+    # What runs from here (``running_here()``), set when an operation or a deploy starts or ends.
+    activity: reactive[tuple[str, ...]] = reactive((), always_update=True, init=False)
+    # The last event an operation started here emitted, for the status line.
+    last_event: reactive[str | None] = reactive(None, always_update=True, init=False)
 
     def __init__(
         self,
@@ -116,13 +120,9 @@ class ShipdeckApp(ActionFlows, App[int]):
         self.screen_poll_s = screen_poll_s  # None: each screen's own interval
         self.cursor_blink_enabled = cursor_blink
         self.targets: list[Target] = data.targets()
-        self.selected: Target | None = self.targets[0] if self.targets else None
-        self.statuses: dict[str, ServiceStatus] = {}
-        self.hosts_view: dict[str, HostProbeView] = {}
-        self.store_health = Freshness("store")
-        self.hosts_health = Freshness("hosts")
-        self.last_event: str | None = None
+        self.set_reactive(ShipdeckApp.selected, self.targets[0] if self.targets else None)
         self.rollouts: list[Rollout] = []
+        self.flows = ActionFlows(self._flow_host())
         self._previous: list[ServiceStatus] | None = None
         self._binding_state: tuple[Any, ...] = ()
         self._ops_lock = threading.Lock()
@@ -130,6 +130,9 @@ class ShipdeckApp(ActionFlows, App[int]):
         if keymap:
             self.set_keymap(keymap)
         ops.add_listener(self._listener)
+
+    def _flow_host(self) -> FlowHost:
+        return self  # mypy checks here that the app is everything the flows need
 
     # -- start-up and polling --------------------------------------------------------------
 
@@ -145,10 +148,10 @@ class ShipdeckApp(ActionFlows, App[int]):
                 statuses = await in_thread(self.data.overview, dict(self.hosts_view))
             except Exception as error:
                 self.store_health.failed(one_line(error))
+                self.mutate_reactive(ShipdeckApp.store_health)
             else:
                 self.store_health.ok(self.data.clock.now())
                 self._take_statuses(statuses)
-            self.publish()
             await asyncio.sleep(self.overview_interval_s)
 
     async def _hosts_loop(self) -> None:
@@ -160,12 +163,13 @@ class ShipdeckApp(ActionFlows, App[int]):
                 )
             except TimeoutError:
                 self.hosts_health.failed(f"timed out after {self.hosts_timeout_s:g}s")
+                self.mutate_reactive(ShipdeckApp.hosts_health)
             except Exception as error:
                 self.hosts_health.failed(one_line(error))
+                self.mutate_reactive(ShipdeckApp.hosts_health)
             else:
                 self.hosts_health.ok(self.data.clock.now())
                 self.hosts_view = dict(view)
-            self.publish()
             await asyncio.sleep(self.hosts_interval_s)
 
     def _take_statuses(self, statuses: list[ServiceStatus]) -> None:
@@ -173,6 +177,12 @@ class ShipdeckApp(ActionFlows, App[int]):
             self.raise_notice(notice)
         self._previous = statuses
         self.statuses = {f"{s.service}/{s.environment}": s for s in statuses}
+
+    def watch_selected(self) -> None:
+        self._refresh_binding_state()
+
+    def watch_statuses(self) -> None:
+        self._refresh_binding_state()
 
     def notify(
         self,
@@ -210,24 +220,12 @@ class ShipdeckApp(ActionFlows, App[int]):
         except (ScreenStackError, UnknownModeError):
             return None
 
-    def publish(self) -> None:
-        """Hand fresh data to the visible screen — unless a modal is open over it."""
-        self._refresh_binding_state()
-        screen = self.top_screen()
-        if isinstance(screen, ConsoleScreen):
-            screen.update_view()
-
     # -- shared state the screens read ---------------------------------------------------
 
     def select(self, key: str) -> None:
         target = next((t for t in self.targets if t.key == key), None)
-        if target is None or target == self.selected:
-            return
-        self.selected = target
-        self._refresh_binding_state()
-        screen = self.top_screen()
-        if isinstance(screen, ConsoleScreen):
-            screen.update_view()
+        if target is not None:
+            self.selected = target  # unchanged: no watcher runs
 
     def selected_status(self) -> ServiceStatus | None:
         return self.statuses.get(self.selected.key) if self.selected else None
@@ -259,28 +257,34 @@ class ShipdeckApp(ActionFlows, App[int]):
         )
         return parts, warning
 
-    # -- bindings: dimmed when read-only, nothing selected, or not applicable --------------
+    # -- bindings: the actions table says when each applies ----------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # (Modals hide these bindings themselves; the palette, a modal too, must still see them.)
-        if action not in CHANGING_ACTIONS:
-            return True
-        if self.read_only or self.selected is None:
-            return None
+        return availability(self, (APP,), action, read_only=self.read_only)
+
+    def has_selection(self) -> bool:
+        return self.selected is not None
+
+    def canary_promotable(self) -> bool:
+        """A canary runs and its process is alive (an interrupted one has none to promote it)."""
+        progress = self._progress()
+        return bool(progress and progress.is_canary and not progress.interrupted)
+
+    def rollout_running(self) -> bool:
+        return self._progress() is not None
+
+    def rollout_idle(self) -> bool:
+        return self.has_selection() and self._progress() is None
+
+    def _progress(self) -> RolloutProgress | None:
         status = self.selected_status()
-        progress = status.in_progress if status else None
-        if action == "promote":  # an interrupted rollout has no process to promote it
-            return True if progress and progress.is_canary and not progress.interrupted else None
-        if action == "abort":
-            return True if progress else None
-        if action == "deploy":
-            return None if progress else True
-        return True
+        return status.in_progress if status else None
 
     def _refresh_binding_state(self) -> None:
         """Redraw the footer only when an action's availability changed (a footer
         recompose costs tens of milliseconds; moving the cursor must not pay it)."""
-        state = tuple(self.check_action(a, ()) for a in sorted(CHANGING_ACTIONS))
+        state = tuple(self.check_action(name, ()) for name in _CHANGING)
         if state != self._binding_state and self.top_screen() is not None:
             self._binding_state = state
             self.refresh_bindings()
@@ -290,20 +294,30 @@ class ShipdeckApp(ActionFlows, App[int]):
     def action_show(self, mode: str) -> None:
         self.switch_mode(mode)
 
+    def action_rollback(self) -> None:
+        self._start_flow(self.flows.rollback)
+
+    def action_promote(self) -> None:
+        self._start_flow(self.flows.promote)
+
+    def action_abort(self) -> None:
+        self._start_flow(self.flows.abort)
+
+    def action_deploy(self) -> None:
+        self._start_flow(self.flows.deploy)
+
+    def action_lock(self) -> None:
+        self._start_flow(self.flows.lock)
+
+    def _start_flow(self, flow: Callable[[Target], Awaitable[None]]) -> None:
+        """A flow may wait on dialogs: it runs in a worker, on the target selected now."""
+        if self.selected:
+            self.run_worker(flow(self.selected), group="flow")
+
     def action_keys(self) -> None:
         """All keys of this screen: the console's own (with ids) first, then widget keys."""
-        rows = []
-        for active in self.screen.active_bindings.values():
-            binding = active.binding
-            if not binding.description:
-                continue
-            state = "available" if active.enabled else "dimmed"
-            if not active.enabled and self.read_only:
-                state = "dimmed: read-only"
-            key = self.get_key_display(binding)
-            rows.append((key, binding.description, binding.id or "", state))
-        rows.sort(key=lambda row: not row[2])  # stable: keeps each group's order
-        self.push_screen(KeysScreen(rows))
+        active = [(a.binding, a.enabled) for a in self.screen.active_bindings.values()]
+        self.push_screen(KeysScreen(key_rows(active, self.get_key_display, self.read_only)))
 
     async def action_quit(self) -> None:
         running = self.running_here()
@@ -313,16 +327,15 @@ class ShipdeckApp(ActionFlows, App[int]):
         self.run_worker(self._quit_flow(running), group="flow")
 
     async def _quit_flow(self, running: list[str]) -> None:
-        confirmed = await self.push_screen_wait(
-            ConfirmationModal(
-                "Quit while an operation started here is running?",
-                "Still running from this console:\n  "
-                + "\n  ".join(running)
-                + "\nA deploy keeps running in its own process; a rollback is finished"
-                " before shipdeck exits.",
-                "shipdeck status",
-                confirm_label="Quit",
-            )
+        confirmed = await ask(
+            self,
+            "Quit while an operation started here is running?",
+            "Still running from this console:\n  "
+            + "\n  ".join(running)
+            + "\nA deploy keeps running in its own process; a rollback is finished"
+            " before shipdeck exits.",
+            "shipdeck status",
+            confirm_label="Quit",
         )
         if confirmed:
             self.exit(0)
@@ -346,7 +359,7 @@ class ShipdeckApp(ActionFlows, App[int]):
         worker: Worker[OpResult] = self.run_worker(
             in_thread(tracked), group="ops", name=description, exit_on_error=False
         )
-        self.publish()
+        self.activity = tuple(self.running_here())
         try:
             result = await worker.wait()
         except (WorkerFailed, WorkerCancelled):
@@ -357,8 +370,28 @@ class ShipdeckApp(ActionFlows, App[int]):
             severity="information" if result.ok else "error",
             timeout=10,
         )
-        self.publish()
+        self.activity = tuple(self.running_here())
         return result
+
+    def follow_rollout(self, rollout: Rollout) -> None:
+        self.rollouts.append(rollout)
+        self.run_worker(self._watch_rollout(rollout), group="rollouts")
+        self.activity = tuple(self.running_here())
+
+    async def _watch_rollout(self, rollout: Rollout) -> None:
+        while (code := rollout.poll()) is None:
+            await asyncio.sleep(1.0)
+        self.rollouts = [r for r in self.rollouts if r is not rollout]
+        outcome = {0: "succeeded", 1: "failed and was rolled back", 3: "was blocked"}.get(
+            code, f"exited with code {code}"
+        )
+        where = f" (log: {rollout.log_path})" if rollout.log_path and code else ""
+        self.notify(
+            f"{rollout.description} {outcome}{where}",
+            severity="information" if code == 0 else "error",
+            timeout=12,
+        )
+        self.activity = tuple(self.running_here())
 
     # -- what runs from here ---------------------------------------------------------------
 
@@ -379,12 +412,11 @@ class ShipdeckApp(ActionFlows, App[int]):
 
     def on_op_event(self, event: OpEvent) -> None:
         stamp = str(event.fields.get("ts", ""))[11:19]
-        self.last_event = f"{stamp} {printable(event.text)}".strip()
         if event.event.endswith(("_failed", "rolled_back")):
             self.notify(event.text, severity="error", timeout=10)
         elif event.event in ("abort_requested", "promoted", "step_extended"):
             self.notify(event.text, severity="warning")
-        self.publish()
+        self.last_event = f"{stamp} {printable(event.text)}".strip()
 
 
 def build_app(args: argparse.Namespace) -> tuple[ShipdeckApp, Callable[[], None]]:

@@ -1,23 +1,20 @@
 """The changing actions as flows: gather what is needed, confirm, then run the operation.
 
 Each flow runs in a worker (so it may wait on a modal with ``push_screen_wait``)
-and ends in one ``ConsoleOps`` call made by ``ShipdeckApp.run_op`` — or, for a
-deploy, a detached ``shipdeck deploy`` process the console then follows.
+and ends in one ``ConsoleOps`` call made by the app's ``run_op`` — or, for a
+deploy, a detached ``shipdeck deploy`` process the app then follows.
 The texts name exactly what will happen and the equivalent headless command.
+Flows see the app only as a ``FlowHost`` (``protocol.py``): they never import it.
 """
 
 from __future__ import annotations
 
-import asyncio
-from typing import TYPE_CHECKING
-
 from console.core.text import printable
 from console.tui.background import in_thread
 from console.tui.data import Target
-from console.tui.dialogs.confirm import ConfirmationModal
+from console.tui.dialogs.confirm import ask
 from console.tui.dialogs.forms import DeployDialog, LockDialog, ReleasePicker
 from console.tui.ops import (
-    Rollout,
     abort_command,
     deploy_command,
     lock_command,
@@ -25,77 +22,34 @@ from console.tui.ops import (
     rollback_command,
     unlock_command,
 )
-
-if TYPE_CHECKING:
-    from console.tui.app import ShipdeckApp
-
-    _Base = ShipdeckApp
-else:
-    _Base = object
+from console.tui.protocol import FlowHost
 
 
-class ActionFlows(_Base):
-    """R, P, A, D, L on the selected service: mixed into the app."""
+class ActionFlows:
+    """R, P, A, D, L on a target: gather, confirm, run (each awaited in an app worker)."""
 
-    def action_rollback(self) -> None:
-        if self.selected:
-            self.run_worker(self._rollback_flow(self.selected), group="flow")
+    def __init__(self, console: FlowHost) -> None:
+        self.console = console
 
-    def action_promote(self) -> None:
-        if self.selected:
-            self.run_worker(self._promote_flow(self.selected), group="flow")
-
-    def action_abort(self) -> None:
-        if self.selected:
-            self.run_worker(self._abort_flow(self.selected), group="flow")
-
-    def action_deploy(self) -> None:
-        if self.selected:
-            self.run_worker(self._deploy_flow(self.selected), group="flow")
-
-    def action_lock(self) -> None:
-        if self.selected:
-            self.run_worker(self._lock_flow(self.selected), group="flow")
-
-    # -- flows: gather, confirm, run (each runs in a worker, so it may wait on a modal) ----
-
-    async def confirm(
-        self,
-        title: str,
-        summary: str,
-        command: str | None,
-        *,
-        confirm_label: str,
-        target: Target | None = None,
-        note: str | None = None,
-    ) -> bool:
-        protected = target is not None and target.protected
-        return bool(
-            await self.push_screen_wait(
-                ConfirmationModal(
-                    title,
-                    summary,
-                    command,
-                    confirm_label=confirm_label,
-                    require_typing=target.service if protected and target else None,
-                    note=note,
-                )
-            )
-        )
-
-    async def _rollback_flow(self, target: Target) -> None:
+    async def rollback(self, target: Target) -> None:
         try:
-            choices = await in_thread(self.data.releases, target.service, target.environment)
+            choices = await in_thread(
+                self.console.data.releases, target.service, target.environment
+            )
         except Exception as error:
-            self.notify(f"cannot list releases: {one_line(error)}", severity="error")
+            self.console.notify(f"cannot list releases: {one_line(error)}", severity="error")
             return
         if not choices:
-            self.notify(f"{target.key}: no retained release to roll back to", severity="warning")
+            self.console.notify(
+                f"{target.key}: no retained release to roll back to", severity="warning"
+            )
             return
-        choice = await self.push_screen_wait(ReleasePicker(target, choices, self.data.clock.now()))
+        choice = await self.console.push_screen_wait(
+            ReleasePicker(target, choices, self.console.data.clock.now())
+        )
         if choice is None:
             return
-        status = self.statuses.get(target.key)
+        status = self.console.statuses.get(target.key)
         live = status.live_release if status else None
         if choice.baseline:
             canary = status.canary_release if status else None
@@ -110,26 +64,27 @@ class ActionFlows(_Base):
                 else f"cold: start {choice.image_ref}, health-check, swap"
             )
             summary = f"{target.label}: {live or 'nothing'} → {choice.name}, {how}"
-        if await self.confirm(
+        if await ask(
+            self.console,
             f"Roll back {target.key}?",
             printable(summary),
             rollback_command(target.service, target.environment, choice.name),
             confirm_label="Roll back",
             target=target,
         ):
-            await self.run_op(
+            await self.console.run_op(
                 f"rollback {target.key} → {choice.name}",
-                self.ops.rollback,
+                self.console.ops.rollback,
                 target.service,
                 target.environment,
                 choice.name,
             )
 
-    async def _promote_flow(self, target: Target) -> None:
-        status = self.statuses.get(target.key)
+    async def promote(self, target: Target) -> None:
+        status = self.console.statuses.get(target.key)
         progress = status.in_progress if status else None
         if not progress or not status:
-            self.notify(f"{target.key}: no canary in progress", severity="warning")
+            self.console.notify(f"{target.key}: no canary in progress", severity="warning")
             return
         step = progress.step_index
         where = f"step {int(step) + 1}" if step is not None else "its current step"
@@ -138,22 +93,26 @@ class ActionFlows(_Base):
             f"remaining steps (at {where}, {progress.weight_pct or 0}%) and go to 100%; "
             f"baseline {status.live_release or '-'} stays warm"
         )
-        if await self.confirm(
+        if await ask(
+            self.console,
             f"Promote {target.key}?",
             summary,
             promote_command(target.service, target.environment),
             confirm_label="Promote",
             target=target,
         ):
-            await self.run_op(
-                f"promote {target.key}", self.ops.promote, target.service, target.environment
+            await self.console.run_op(
+                f"promote {target.key}",
+                self.console.ops.promote,
+                target.service,
+                target.environment,
             )
 
-    async def _abort_flow(self, target: Target) -> None:
-        status = self.statuses.get(target.key)
+    async def abort(self, target: Target) -> None:
+        status = self.console.statuses.get(target.key)
         progress = status.in_progress if status else None
         if not progress or not status:
-            self.notify(f"{target.key}: no rollout in progress", severity="warning")
+            self.console.notify(f"{target.key}: no rollout in progress", severity="warning")
             return
         summary = (
             f"{target.label}: abort rollout #{progress.id} ({progress.strategy}"
@@ -165,7 +124,8 @@ class ActionFlows(_Base):
             if progress.interrupted
             else "The process running it is asked to stop first (up to 60 s)."
         )
-        if await self.confirm(
+        if await ask(
+            self.console,
             f"Abort the rollout of {target.key}?",
             summary,
             abort_command(target.service, target.environment),
@@ -173,14 +133,14 @@ class ActionFlows(_Base):
             target=target,
             note=note,
         ):
-            await self.run_op(
-                f"abort {target.key}", self.ops.abort, target.service, target.environment
+            await self.console.run_op(
+                f"abort {target.key}", self.console.ops.abort, target.service, target.environment
             )
 
-    async def _deploy_flow(self, target: Target) -> None:
-        status = self.statuses.get(target.key)
+    async def deploy(self, target: Target) -> None:
+        status = self.console.statuses.get(target.key)
         live = status.live_release if status else None
-        request = await self.push_screen_wait(DeployDialog(target, live))
+        request = await self.console.push_screen_wait(DeployDialog(target, live))
         if request is None:
             return
         image, strategy = request
@@ -190,7 +150,8 @@ class ActionFlows(_Base):
         summary = (
             f"{target.label}: deploy {image} ({strategy}), replacing {live or 'nothing'}{plan}"
         )
-        if not await self.confirm(
+        if not await ask(
+            self.console,
             f"Deploy {image} to {target.key}?",
             summary,
             deploy_command(target.service, target.environment, image, strategy),
@@ -201,59 +162,48 @@ class ActionFlows(_Base):
             return
         try:
             rollout = await in_thread(
-                self.ops.start_deploy, target.service, target.environment, image, strategy
+                self.console.ops.start_deploy, target.service, target.environment, image, strategy
             )
         except Exception as error:
-            self.notify(f"deploy not started: {one_line(error)}", severity="error")
+            self.console.notify(f"deploy not started: {one_line(error)}", severity="error")
             return
-        self.rollouts.append(rollout)
-        self.notify(f"deploy started: {rollout.description}", title=target.key)
-        self.run_worker(self._watch_rollout(rollout), group="rollouts")
-        self.publish()
+        self.console.notify(f"deploy started: {rollout.description}", title=target.key)
+        self.console.follow_rollout(rollout)
 
-    async def _watch_rollout(self, rollout: Rollout) -> None:
-        while (code := rollout.poll()) is None:
-            await asyncio.sleep(1.0)
-        self.rollouts = [r for r in self.rollouts if r is not rollout]
-        outcome = {0: "succeeded", 1: "failed and was rolled back", 3: "was blocked"}.get(
-            code, f"exited with code {code}"
-        )
-        where = f" (log: {rollout.log_path})" if rollout.log_path and code else ""
-        self.notify(
-            f"{rollout.description} {outcome}{where}",
-            severity="information" if code == 0 else "error",
-            timeout=12,
-        )
-        self.publish()
-
-    async def _lock_flow(self, target: Target) -> None:
-        status = self.statuses.get(target.key)
+    async def lock(self, target: Target) -> None:
+        status = self.console.statuses.get(target.key)
         lock = status.lock if status else None
         if lock is None:
-            reason = await self.push_screen_wait(LockDialog(target.service))
+            reason = await self.console.push_screen_wait(LockDialog(target.service))
             if not reason:
                 return
-            if await self.confirm(
+            if await ask(
+                self.console,
                 f"Lock {target.service}?",
                 f"{target.service}: freeze deploys in every environment: {printable(reason)}",
                 lock_command(target.service, reason),
                 confirm_label="Lock",
             ):
-                await self.run_op(f"lock {target.service}", self.ops.lock, target.service, reason)
+                await self.console.run_op(
+                    f"lock {target.service}", self.console.ops.lock, target.service, reason
+                )
             return
-        force = lock.holder != self.ops.operator
+        force = lock.holder != self.console.ops.operator
         # The lock's text quotes its holder and reason: one line each in the dialog.
         holder = printable(lock.holder)
         summary = f"{target.service}: {printable(lock.text or 'locked by ' + holder)}"
         if force:
             summary += f"\nTake over the lock from {holder} (audited)."
-        if await self.confirm(
+        if await ask(
+            self.console,
             f"Unlock {target.service}?",
             summary,
             unlock_command(target.service, force),
             confirm_label="Force unlock" if force else "Unlock",
         ):
-            await self.run_op(f"unlock {target.service}", self.ops.unlock, target.service, force)
+            await self.console.run_op(
+                f"unlock {target.service}", self.console.ops.unlock, target.service, force
+            )
 
 
 def one_line(error: BaseException | None) -> str:

@@ -49,8 +49,7 @@ async def ready(pilot: Pilot) -> ShipdeckApp:
 async def select(pilot: Pilot, key: str) -> ShipdeckApp:
     """Select a service/environment as the Overview cursor would (without a key per row)."""
     app = await ready(pilot)
-    app.select(key)
-    app.publish()
+    app.select(key)  # reactive: the visible screen follows by itself
     await pilot.pause()
     return app
 

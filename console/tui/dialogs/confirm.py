@@ -8,21 +8,24 @@ and nothing else confirms.
 
 from __future__ import annotations
 
+from typing import Protocol, TypeVar
+
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
 from textual.widgets import Button, Input, Label, Static
 
+from console.tui.actions import availability, bindings
+from console.tui.data import Target
 from console.tui.dialogs.type_ahead import TypeAheadModal
+
+T = TypeVar("T")
 
 
 class ConfirmationModal(TypeAheadModal[bool]):
     """Ask before changing anything; dismisses with True only on an explicit yes."""
 
-    BINDINGS = [
-        Binding("y", "confirm", "Confirm", id="confirm.yes"),
-        Binding("escape,n", "cancel", "Cancel", id="confirm.cancel"),
-    ]
+    BINDINGS = bindings("confirm")
 
     def __init__(
         self,
@@ -85,7 +88,7 @@ class ConfirmationModal(TypeAheadModal[bool]):
         return self.query_one("#typed", Input).value.strip() == self.require_typing
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action == "confirm" and not self.typed_ok)
+        return availability(self, ("confirm",), action)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.query_one("#confirm", Button).disabled = not self.typed_ok
@@ -109,3 +112,33 @@ class ConfirmationModal(TypeAheadModal[bool]):
 
     def action_cancel(self) -> None:
         self.dismiss(False)
+
+
+class WaitsForDialogs(Protocol):
+    """An app that can push a dialog and wait for its answer (from a worker)."""
+
+    async def push_screen_wait(self, screen: Screen[T]) -> T: ...
+
+
+async def ask(
+    app: WaitsForDialogs,
+    title: str,
+    summary: str,
+    command: str | None,
+    *,
+    confirm_label: str,
+    target: Target | None = None,
+    note: str | None = None,
+) -> bool:
+    """Ask before a change (in a worker); a protected target needs its service name typed."""
+    protected = target is not None and target.protected
+    modal = ConfirmationModal(
+        title,
+        summary,
+        command,
+        confirm_label=confirm_label,
+        require_typing=target.service if protected and target else None,
+        note=note,
+    )
+    confirmed: bool = await app.push_screen_wait(modal)
+    return bool(confirmed)

@@ -6,12 +6,12 @@ from datetime import datetime
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, RadioButton, RadioSet, Static
 from textual.widgets.option_list import Option
 
+from console.tui.actions import bindings
 from console.tui.data import ReleaseChoice, Target
 from console.tui.dialogs.type_ahead import TypeAheadModal
 from console.tui.display import age
@@ -43,7 +43,7 @@ def release_prompt(choice: ReleaseChoice, now: datetime) -> Text:
 class ReleasePicker(ModalScreen[ReleaseChoice | None]):
     """Retained releases, last known-good first; Enter picks, Esc cancels."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="picker.cancel")]
+    BINDINGS = bindings("picker")
 
     def __init__(self, target: Target, choices: list[ReleaseChoice], now: datetime) -> None:
         super().__init__()
@@ -81,7 +81,7 @@ class ReleasePicker(ModalScreen[ReleaseChoice | None]):
 class DeployDialog(TypeAheadModal[tuple[str, str] | None]):
     """Image (tag or digest) and strategy for a deploy of the selected target."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="deploy.cancel")]
+    BINDINGS = bindings("deploy")
 
     def __init__(self, target: Target, live: str | None) -> None:
         super().__init__()
@@ -136,7 +136,7 @@ class DeployDialog(TypeAheadModal[tuple[str, str] | None]):
 class LockDialog(TypeAheadModal[str | None]):
     """Why deploys of a service are being frozen (shown to everyone who is blocked)."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="lock.cancel")]
+    BINDINGS = bindings("lock")
 
     def __init__(self, service: str) -> None:
         super().__init__()

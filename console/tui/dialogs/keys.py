@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, Static
 
+from console.tui.actions import bindings
+
 
 class KeysScreen(ModalScreen[None]):
-    """A table of key, action, binding id (for ``[keymap]``) and whether it is available."""
+    """Key, action, binding id (for ``[keymap]``) and state: rows from ``actions.key_rows``."""
 
-    BINDINGS = [Binding("escape,question_mark", "close", "Close", id="keys.close")]
+    BINDINGS = bindings("keys")
 
     def __init__(self, rows: list[tuple[str, str, str, str]]) -> None:
         super().__init__()

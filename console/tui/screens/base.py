@@ -1,10 +1,12 @@
 """What every top-level screen shares: chrome, the app's state, an optional own poll.
 
-A screen never reads the store itself: the app hands it data (``refresh_view``)
-or it names a ``fetch`` the base class runs in a worker, one request at a
-time, the next one scheduled only when the previous one finished. The poll
+A screen never reads the store itself: it watches the app's reactive state
+(``protocol.WATCHED``) and shows it (``refresh_view``) while it is the visible
+screen, or it names a ``fetch`` the base class runs in a worker, one request at
+a time, the next one scheduled only when the previous one finished. The poll
 stops while the screen is hidden or a modal is open over it (the screen is
-suspended then) and restarts when it comes back.
+suspended then) and restarts when it comes back. The app is reached only as the
+``Console`` protocol; keys and when they apply come from ``actions.ACTIONS``.
 """
 
 from __future__ import annotations
@@ -12,34 +14,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import Any, ClassVar, cast
 
-from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.app import ComposeResult, ScreenStackError, UnknownModeError
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input
 
+from console.tui.actions import ACTIONS_BY_ID, SCREEN, availability, bindings
 from console.tui.background import in_thread
 from console.tui.display import Freshness
+from console.tui.protocol import WATCHED, Console
 from console.tui.widgets.chrome import ConsoleHeader, StatusLine
-
-if TYPE_CHECKING:
-    from console.tui.app import ShipdeckApp
 
 
 class ConsoleScreen(Screen[None]):
     """Header, body, status line and footer; refreshed by the app, polled if it says so."""
 
+    NAME: ClassVar[str] = ""  # the mode, and the screen name in ``actions.ACTIONS``
     SCREEN_TITLE: ClassVar[str] = ""
     POLL_INTERVAL_S: ClassVar[float | None] = None
-    FILTER_PLACEHOLDER: ClassVar[str | None] = None  # set: ``/`` filters this screen
+    FILTER_PLACEHOLDER: ClassVar[str] = "filter"  # where the actions table lets ``/`` filter
     FILTER_DEBOUNCE_S: ClassVar[float] = 0.0
-    BINDINGS = [
-        Binding("slash", "filter", "Filter", id="filter"),
-        Binding("escape", "clear_filter", "Clear filter", id="filter.clear", show=False),
-    ]
+    BINDINGS = bindings(SCREEN)
 
     def __init__(self) -> None:
         super().__init__()
@@ -49,14 +47,16 @@ class ConsoleScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield ConsoleHeader(id="header")
-        if self.FILTER_PLACEHOLDER:
+        if self.filterable:
             yield Input(placeholder=self.FILTER_PLACEHOLDER, id="filter")
         yield from self.compose_body()
         yield StatusLine(id="status")
         yield Footer()
 
     def on_mount(self) -> None:
-        if self.FILTER_PLACEHOLDER:
+        for name in WATCHED:
+            self.watch(self.app, name, self._console_changed, init=False)
+        if self.filterable:
             filter_input = self.query_one("#filter", Input)
             filter_input.display = False
             filter_input.cursor_blink = self.console.cursor_blink_enabled
@@ -65,24 +65,34 @@ class ConsoleScreen(Screen[None]):
         yield from ()
 
     @property
-    def console(self) -> ShipdeckApp:
-        return cast("ShipdeckApp", self.app)
+    def console(self) -> Console:
+        return cast(Console, self.app)
+
+    @property
+    def filterable(self) -> bool:
+        """Does ``/`` filter this screen (the actions table says where)?"""
+        return self.NAME in ACTIONS_BY_ID["filter"].screens
 
     @property
     def is_showing(self) -> bool:
         """On top of the visible stack: no modal over it, not another mode's screen."""
-        return self.app.screen is self
+        try:
+            return self.app.screen is self
+        except (ScreenStackError, UnknownModeError):
+            return False  # the instant a mode switch has no screen
+
+    # -- keys: the actions table says when each applies ------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return availability(
+            self, (self.NAME, SCREEN), action, screen=self.NAME, read_only=self.console.read_only
+        )
 
     # -- ``/`` filter ----------------------------------------------------------------------
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "filter":
-            return self.FILTER_PLACEHOLDER is not None
-        if action == "clear_filter":
-            if self.FILTER_PLACEHOLDER is None:
-                return False
-            return bool(self.filter_text) or self.query_one("#filter", Input).display
-        return True
+    def filter_active(self) -> bool:
+        """Esc clears a filter: one is set, or its input is open."""
+        return bool(self.filter_text) or self.query_one("#filter", Input).display
 
     def action_filter(self) -> None:
         filter_input = self.query_one("#filter", Input)
@@ -136,6 +146,12 @@ class ConsoleScreen(Screen[None]):
             tables.first().focus()
 
     # -- refreshing ------------------------------------------------------------------------
+
+    def _console_changed(self) -> None:
+        """The app's state changed: show it — unless hidden or a modal is open over us
+        (``on_screen_resume`` shows the latest when we are back on top)."""
+        if self.is_showing:
+            self.update_view()
 
     def on_screen_resume(self) -> None:
         self.resumed()

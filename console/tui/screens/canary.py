@@ -87,6 +87,7 @@ def metric_cells(metric: MetricView) -> list[Text]:
 class CanaryScreen(ConsoleScreen):
     """Canary vs baseline per metric, the judge's verdicts, the steps and the time left."""
 
+    NAME = "canary"
     SCREEN_TITLE = "Canary"
     POLL_INTERVAL_S = 1.0
 

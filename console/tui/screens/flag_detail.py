@@ -6,15 +6,16 @@ from typing import cast
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from console.core.text import printable, printable_block
+from console.tui.actions import bindings
 from console.tui.background import in_thread
-from console.tui.data import ConsoleData, FlagDetail
+from console.tui.data import FlagDetail
 from console.tui.display import stamp
+from console.tui.protocol import Console
 
 
 def detail_text(detail: FlagDetail, tz: object = None) -> Text:
@@ -42,7 +43,7 @@ def detail_text(detail: FlagDetail, tz: object = None) -> Text:
 class FlagDetailScreen(ModalScreen[None]):
     """Fields, stale reasons and audit trail of one flag."""
 
-    BINDINGS = [Binding("escape,q", "close", "Back", id="flag.close")]
+    BINDINGS = bindings("flag")
 
     def __init__(self, key: str) -> None:
         super().__init__()
@@ -59,7 +60,8 @@ class FlagDetailScreen(ModalScreen[None]):
         self.run_worker(self._load(), group="flag-detail", exclusive=True)
 
     async def _load(self) -> None:
-        data = cast(ConsoleData, self.app.data)
+        console = cast(Console, self.app)
+        data = console.data
         body = self.query_one("#flag-detail", Static)
         try:
             detail = await in_thread(data.flag_detail, self.key)
@@ -71,7 +73,7 @@ class FlagDetailScreen(ModalScreen[None]):
                 )
             )
             return
-        body.update(detail_text(detail, getattr(self.app, "tz", None)))
+        body.update(detail_text(detail, console.tz))
 
     def action_close(self) -> None:
         self.dismiss(None)

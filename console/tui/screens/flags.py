@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
+from console.tui.actions import bindings
 from console.tui.background import in_thread
 from console.tui.data import FlagRow
+from console.tui.dialogs.confirm import ask
 from console.tui.display import bar, next_percent
 from console.tui.ops import flag_kill_command, flag_percent_command, flag_toggle_command
 from console.tui.screens.base import ConsoleScreen
@@ -24,7 +25,6 @@ from console.tui.screens.styles import styled
 from console.tui.widgets.table import KeyedTable
 
 ENVIRONMENTS = ("staging", "production")
-CHANGING = frozenset({"toggle", "more", "less", "kill"})
 COLUMNS = [
     ("flag", "key"),
     ("type", "type"),
@@ -68,17 +68,11 @@ def flag_cells(row: FlagRow, refs: int | None) -> list[Text]:
 class FlagsScreen(ConsoleScreen):
     """Flags table with toggle, percentage steps, kill switch and details."""
 
+    NAME = "flags"
     SCREEN_TITLE = "Flags"
     POLL_INTERVAL_S = 2.0
     FILTER_PLACEHOLDER = "filter: key, owner, type or stage"
-    BINDINGS = [
-        Binding("space", "toggle", "On/off", id="flags.toggle"),
-        Binding("plus", "more", "+%", id="flags.more"),
-        Binding("minus", "less", "-%", id="flags.less"),
-        Binding("k", "kill", "Kill switch", id="flags.kill"),
-        Binding("e", "environment", "Env", id="flags.environment"),
-        Binding("enter", "details", "Details", id="flags.details", priority=True),
-    ]
+    BINDINGS = bindings("flags")
 
     def __init__(self) -> None:
         super().__init__()
@@ -148,12 +142,13 @@ class FlagsScreen(ConsoleScreen):
 
     # -- keys ----------------------------------------------------------------------------------
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "details":
-            return isinstance(self.focused, DataTable) and self.selected_flag is not None
-        if action in CHANGING and (self.console.read_only or self.selected_flag is None):
-            return None
-        return super().check_action(action, parameters)
+    def flag_selected(self) -> bool:
+        """space, +, -, k act on the flag under the cursor: is there one?"""
+        return self.selected_flag is not None
+
+    def flag_open(self) -> bool:
+        """Enter opens details: the table has the focus and a flag is under the cursor."""
+        return isinstance(self.focused, DataTable) and self.selected_flag is not None
 
     def filter_changed(self) -> None:
         self._render_rows()
@@ -246,7 +241,7 @@ class FlagsScreen(ConsoleScreen):
         *args: object,
     ) -> None:
         async def flow() -> None:
-            if await self.console.confirm(title, summary, command, confirm_label=label):
+            if await ask(self.app, title, summary, command, confirm_label=label):
                 await self.console.run_op(description, fn, *args)  # type: ignore[arg-type]
                 self.poll_now()
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from console.core.text import printable
+from console.tui.actions import bindings
 from console.tui.background import in_thread
 from console.tui.data import HistoryRow
 from console.tui.display import duration, stamp
@@ -66,14 +66,12 @@ class Page:
 class HistoryScreen(ConsoleScreen):
     """Deployments table: newest first, ``/`` filters, Enter opens the timeline."""
 
+    NAME = "history"
     SCREEN_TITLE = "History"
     POLL_INTERVAL_S = 2.0
     FILTER_PLACEHOLDER = "filter: service, operator, outcome, reason (read from the store)"
     FILTER_DEBOUNCE_S = 0.3
-    BINDINGS = [
-        Binding("a", "scope", "All/this service", id="history.scope"),
-        Binding("enter", "open", "Timeline", id="history.open", priority=True),
-    ]
+    BINDINGS = bindings("history")
 
     def __init__(self) -> None:
         super().__init__()
@@ -188,10 +186,9 @@ class HistoryScreen(ConsoleScreen):
 
     # -- keys ----------------------------------------------------------------------------------
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "open":
-            return isinstance(self.focused, DataTable) and bool(self.rows)
-        return super().check_action(action, parameters)
+    def row_open(self) -> bool:
+        """Enter opens a timeline: the table has the focus and rows."""
+        return isinstance(self.focused, DataTable) and bool(self.rows)
 
     def filter_changed(self) -> None:
         self._restart()  # the store filters: read the first page of the new query

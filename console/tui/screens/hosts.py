@@ -76,6 +76,7 @@ def container_cells(container: ContainerView) -> list[Text]:
 class HostsScreen(ConsoleScreen):
     """Hosts × services matrix, the selected host's containers, the selected container's logs."""
 
+    NAME = "hosts"
     SCREEN_TITLE = "Hosts"
 
     def __init__(self) -> None:

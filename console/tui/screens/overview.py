@@ -136,6 +136,7 @@ def detail_text(target: Target, status: ServiceStatus | None) -> Text:
 class OverviewScreen(ConsoleScreen):
     """Every service × environment: live, standby, rollout, last outcome, lock, health."""
 
+    NAME = "overview"
     SCREEN_TITLE = "Overview"
     FILTER_PLACEHOLDER = "filter: service or environment"
 

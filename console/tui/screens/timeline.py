@@ -6,16 +6,17 @@ import asyncio
 from typing import cast
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, Static
 
 from console.core.store import Outcome
 from console.core.text import printable
+from console.tui.actions import bindings
 from console.tui.background import in_thread
 from console.tui.data import ConsoleData, HistoryRow
 from console.tui.display import clock_time, duration
+from console.tui.protocol import Console
 from console.tui.screens.styles import outcome, styled
 
 PAGE = 500
@@ -24,7 +25,7 @@ PAGE = 500
 class TimelineScreen(ModalScreen[None]):
     """Every event of one deployment, oldest first; new ones appear while it runs."""
 
-    BINDINGS = [Binding("escape,q", "close", "Back", id="timeline.close")]
+    BINDINGS = bindings("timeline")
 
     def __init__(self, row: HistoryRow) -> None:
         super().__init__()
@@ -59,12 +60,12 @@ class TimelineScreen(ModalScreen[None]):
 
     @property
     def data(self) -> ConsoleData:
-        return cast(ConsoleData, self.app.data)
+        return cast(Console, self.app).data
 
     async def _follow(self) -> None:
         """Read every page, then (while the deployment runs) poll for new events."""
         table = self.query_one("#events", DataTable)
-        tz = getattr(self.app, "tz", None)
+        tz = cast(Console, self.app).tz
         while True:
             try:
                 events = await in_thread(self.data.events, self.row.id, self.after_id, PAGE)
