@@ -35,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "drill",
     "flags",
     "config_cmd",
+    "state",
     "console.demo.command",  # launches the console too, so it lives beside the demo, in neither face
 )
 

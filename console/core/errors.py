@@ -72,3 +72,11 @@ class StateStoreError(ShipdeckError):
 
     exit_code = ExitCode.FAILED
     code = "state_store"
+
+
+class StateStoreUnreachable(StateStoreError):
+    """The shared state store (PostgreSQL) cannot be reached, or refused the login.
+    The message names ``host:port/database``, never a password."""
+
+    exit_code = ExitCode.UNREACHABLE
+    code = "state_store_unreachable"

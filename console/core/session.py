@@ -3,18 +3,24 @@
 Both faces start from here: the CLI for each command, the console once. The
 lookup order is documented in the README (``--config``, ``$SHIPDECK_CONFIG``,
 ``./shipdeck.toml``, ``./config/shipdeck.toml``; ``--state``, the config's
-``state_path``, ``$XDG_STATE_HOME``). Loading is lazy, so commands that need
-neither a config nor a store stay fast.
+``state_path``, ``$XDG_STATE_HOME``). A shared PostgreSQL store comes first
+when one is named (``$SHIPDECK_STATE_URL``, else the config's ``state_url``),
+unless ``--state PATH`` forces the SQLite file. Loading is lazy, so commands
+that need neither a config nor a store stay fast.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from console.core.clock import Clock, operator_identity
 from console.core.config import Config, default_state_path, load_config, locate_config
+from console.core.config.loader import check_state_url
 from console.core.errors import InvalidInput
-from console.core.store import StateStore, open_store
+from console.core.store import StateStore, open_shared_store, open_store
+
+STATE_URL_ENV = "SHIPDECK_STATE_URL"
 
 
 class Session:
@@ -62,9 +68,24 @@ class Session:
             return config.state_path
         return default_state_path()
 
+    def state_url(self) -> str | None:
+        """The shared store's URL, or None for the SQLite file (``--state`` forces it)."""
+        if self._explicit_state:
+            return None
+        url = os.environ.get(STATE_URL_ENV, "")
+        if url:
+            cause = check_state_url(url)
+            if cause:
+                raise InvalidInput(f"{STATE_URL_ENV}: {cause}")
+            return url
+        config = self.config_or_none()
+        return config.state_url if config is not None else None
+
     def store(self) -> StateStore:
+        """The one place both faces open the store: PostgreSQL if a URL is named, else SQLite."""
         if self._store is None:
-            self._store = open_store(self.state_path())
+            url = self.state_url()
+            self._store = open_shared_store(url) if url else open_store(self.state_path())
         return self._store
 
     def close(self) -> None:

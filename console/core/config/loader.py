@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from console.core.config.lines import LineIndex
 from console.core.config.model import (
@@ -101,6 +102,38 @@ def default_state_path(env: dict[str, str] | None = None) -> Path:
     if base:
         return Path(base) / "shipdeck" / "state.db"
     return DEFAULT_STATE_PATH.expanduser()
+
+
+STATE_URL_SCHEMES = ("postgresql", "postgres")
+MAX_STATE_URL_CHARS = 2048
+
+
+def check_state_url(value: object) -> str | None:
+    """A shared store's URL: ``postgresql://`` (or ``postgres://``), printable, and
+    without a password (that comes from PGPASSWORD, ~/.pgpass or a passfile).
+    The cause never quotes a URL that holds a password."""
+    hint = "expected postgresql://USER@HOST:PORT/DATABASE"
+    if not isinstance(value, str) or not value.strip():
+        return f"invalid URL: {hint}"
+    if len(value) > MAX_STATE_URL_CHARS or not all("!" <= c <= "~" for c in value):
+        return f"invalid URL: control characters, spaces or more than {MAX_STATE_URL_CHARS} characters; {hint}"
+    try:
+        parts = urlsplit(value)
+        has_password = parts.password is not None
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not one
+    except ValueError:
+        return f"invalid URL: {hint}"
+    if has_password or any(key.lower() == "password" for key, _ in query):
+        return (
+            "a password cannot be part of the URL (it would sit in a config file or a"
+            " process list): use PGPASSWORD, ~/.pgpass or passfile"
+        )
+    if parts.scheme.lower() not in STATE_URL_SCHEMES:
+        return f"invalid URL {value[:60]!r}: only PostgreSQL is supported; {hint}"
+    if not parts.path.strip("/"):
+        return f"invalid URL {value[:60]!r}: no database named; {hint}"
+    return None
 
 
 def locate_config(explicit: str | None, env: dict[str, str] | None = None) -> Path | None:
@@ -397,6 +430,7 @@ def _build(
     services = _read_services(root, errors, hosts, lbs, templates)
     flags_raw = root.checked("flags_path", "flags.toml", check_file_path)
     state_raw = root.checked("state_path", None, check_file_path)
+    state_url = root.checked("state_url", None, check_state_url)
     lease_s = root.number(
         "lock_lease_s", 30.0, MIN_LOCK_LEASE_S, MAX_LOCK_LEASE_S, low_inclusive=True
     )
@@ -422,6 +456,7 @@ def _build(
         state_path=state_path,
         lock_lease_s=lease_s or 30.0,
         keymap=keymap,
+        state_url=state_url,
     )
 
 

@@ -158,6 +158,8 @@ class Config:
     state_path: Path
     lock_lease_s: float = 30.0
     keymap: dict[str, str] = field(default_factory=dict)
+    # A team's shared PostgreSQL store (no password in it); None: the SQLite file above.
+    state_url: str | None = None
 
     def service(self, name: str) -> ServiceConfig:
         from console.core.errors import InvalidInput

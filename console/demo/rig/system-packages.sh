@@ -14,6 +14,8 @@ for bin in "${!need[@]}"; do
 done
 # /usr/lib/python3.11 (the stdlib the offline base image copies) comes from libpython3.11-stdlib.
 [ -d /usr/lib/python3.11/http ] || missing+=(libpython3.11-stdlib)
+# The PostgreSQL server tools (initdb, pg_ctl) live in /usr/lib/postgresql/N/bin, off PATH.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 [ ${#missing[@]} -eq 0 ] && exit 0
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
