@@ -79,7 +79,12 @@ def _summary(config: Config) -> str:
         f"  analysis templates: {', '.join(sorted(config.analysis_templates)) or 'default'}"
     )
     lines.append(f"  flags: {printable(str(config.flags_path))}")
-    lines.append(f"  state: {printable(str(config.state_path))}")
+    state = (
+        f"{redact_url(config.state_url)} (shared, PostgreSQL)"
+        if config.state_url
+        else str(config.state_path)
+    )
+    lines.append(f"  state: {printable(state)}")
     return "\n".join(lines)
 
 
