@@ -15,6 +15,7 @@ It must never import a database driver: that is what the backends are for.
 
 from __future__ import annotations
 
+import abc
 import functools
 import inspect
 import json
@@ -212,7 +213,7 @@ _TRAFFIC_COLUMNS = (
 )
 
 
-class SqlStore:
+class SqlStore(abc.ABC):
     """Every ``StateStore`` operation over a backend's ``_tx``/``_query``.
 
     Not a store by itself: a backend subclass supplies the connection, the
@@ -225,19 +226,33 @@ class SqlStore:
 
     # -- what a backend supplies ----------------------------------------------------
 
-    def _tx(self) -> AbstractContextManager[Runner]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _tx(self) -> AbstractContextManager[Runner]: ...
 
-    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Row]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Row]: ...
 
+    @abc.abstractmethod
     def _failure(self, error: Exception) -> ShipdeckError | None:
         """The store error a driver error means (None: not a driver error)."""
-        raise NotImplementedError
+        ...
 
-    def _exclusive(self, db: Runner, key: str) -> None:
+    @abc.abstractmethod
+    def schema_version(self) -> int:
+        """The schema version the database holds now."""
+        ...
+
+    @abc.abstractmethod
+    def migrate(self) -> int:
+        """Bring the schema to this shipdeck's version; returns it."""
+        ...
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    def _exclusive(self, db: Runner, key: str) -> None:  # noqa: B027 - a no-op by default
         """Serialize transactions about ``key`` until this one ends (SQLite's
-        ``BEGIN IMMEDIATE`` already serializes every writer)."""
+        ``BEGIN IMMEDIATE`` already serializes every writer, so by default: nothing)."""
 
     # -- releases ---------------------------------------------------------------
 

@@ -221,5 +221,7 @@ def test_a_nul_byte_in_the_state_path_is_invalid_input(tmp_path):
 
 
 def test_every_method_of_the_store_interface_is_guarded():
-    public = [n for n, _ in inspect.getmembers(StateStore) if not n.startswith("_")]
+    public = [
+        n for n, _ in inspect.getmembers(StateStore, inspect.isfunction) if not n.startswith("_")
+    ]
     assert public and all(hasattr(getattr(SqliteStore, n), "__wrapped__") for n in public)
