@@ -18,6 +18,7 @@ from console.core.config import CanaryStep, EnvironmentTarget, ServiceConfig
 from console.core.errors import Blocked, InvalidInput, OperationFailed, ShipdeckError
 from console.core.locking import held
 from console.core.ops import releases as rel
+from console.core.ops import rollout
 from console.core.ops.bluegreen import DeployResult
 from console.core.ops.context import OpContext
 from console.core.ops.instances import check_slot_healthy, start_slot, stop_slot
@@ -25,13 +26,8 @@ from console.core.ops.resume import claim_interrupted
 from console.core.ops.rollout import (
     DeployPlan,
     RolloutSignals,
-    apply_traffic,
-    check_release_gate,
     other_color,
-    prune_releases,
     record_deployment,
-    record_traffic,
-    running_slots,
     target,
 )
 from console.core.ops.traffic import plan_traffic
@@ -225,7 +221,7 @@ class CanaryRun:
         self.emit("healthy", f"canary {self.to_release.name} healthy on {self.canary_color}")
         passed = await run_smoke_tests(ctx.fleet, service, env, self.canary_color)
         self.emit("smoke_passed", f"{len(passed)} smoke checks passed", checks=passed)
-        check_release_gate(ctx, service, env, self.to_release, self.baseline)
+        rollout.check_release_gate(ctx, service, env, self.to_release, self.baseline)
         self.persist("started", canary_started=True)
 
     async def recheck(self) -> None:
@@ -243,11 +239,11 @@ class CanaryRun:
         return float(weight) if isinstance(weight, int | float) else None
 
     async def set_weight(self, weight: int) -> None:
-        slots = await running_slots(self.ctx, self.service, self.env)
+        slots = await rollout.running_slots(self.ctx, self.service, self.env)
         if self.canary_color not in slots:
             raise OperationFailed(f"canary {self.to_release.name} is not running on every host")
         self.persist(f"weight {weight}%", weight_pct=weight)
-        await apply_traffic(
+        await rollout.apply_traffic(
             self.ctx,
             self.service,
             self.env,
@@ -257,7 +253,7 @@ class CanaryRun:
             canary_slot=self.canary_color,
             deployment_id=self.deployment_id,
         )
-        record_traffic(
+        rollout.record_traffic(
             self.ctx,
             self.service.name,
             self.env.name,
@@ -431,8 +427,8 @@ class CanaryRun:
     async def become_live(self) -> None:
         """100%: the canary color becomes live; the baseline stays warm."""
         ctx, service, env = self.ctx, self.service, self.env
-        slots = await running_slots(ctx, service, env)
-        await apply_traffic(
+        slots = await rollout.running_slots(ctx, service, env)
+        await rollout.apply_traffic(
             ctx,
             service,
             env,
@@ -441,7 +437,7 @@ class CanaryRun:
             preview_slot=self.baseline_color,
             deployment_id=self.deployment_id,
         )
-        record_traffic(
+        rollout.record_traffic(
             ctx,
             service.name,
             env.name,
@@ -451,7 +447,7 @@ class CanaryRun:
         ctx.store.mark_release(self.to_release.id, ctx.clock.now(), live=True, healthy=True)
         self.persist("done", weight_pct=100)
         ctx.store.finish_deployment(self.deployment_id, Outcome.SUCCEEDED, None, ctx.clock.now())
-        await prune_releases(ctx, service, env)
+        await rollout.prune_releases(ctx, service, env)
         baseline = self.baseline.name if self.baseline else "-"
         text = (
             f"{service.name}/{env.name}: canary {self.to_release.name} promoted to 100%"
@@ -465,13 +461,13 @@ class CanaryRun:
         ctx, service, env = self.ctx, self.service, self.env
         problems: list[str] = []
         try:
-            slots = await running_slots(ctx, service, env)
+            slots = await rollout.running_slots(ctx, service, env)
             if self.baseline_color in slots:
                 keep = {k: v for k, v in slots.items() if k != self.canary_color}
-                await apply_traffic(
+                await rollout.apply_traffic(
                     ctx, service, env, keep, self.baseline_color, deployment_id=self.deployment_id
                 )
-                record_traffic(
+                rollout.record_traffic(
                     ctx, service.name, env.name, self.baseline_color, self.colors_with_canary(None)
                 )
             else:
