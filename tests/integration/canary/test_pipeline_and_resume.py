@@ -113,13 +113,20 @@ async def answering(stack) -> str | None:
 async def test_kill_9_mid_rollout_then_abort_returns_everything_to_the_baseline(canary_stack):
     async with load(canary_stack.listen_port):
         store = await interrupted_canary(canary_stack)
+        dry = await asyncio.to_thread(
+            canary_stack.shipdeck, "abort", "web", "--dry-run", "--json", timeout_s=120
+        )
         result = await asyncio.to_thread(
             canary_stack.shipdeck, "abort", "web", "--yes", "--json", timeout_s=300
         )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert dry.returncode == 0 and result.returncode == 0, result.stdout + result.stderr
     traffic = store.traffic("web", "production")
     assert traffic.canary_release is None and store.in_progress("web", "production") == []
     assert await answering(canary_stack) == "v1"
+    # The abort ran the plan its dry run printed.
+    abort = next(d for d in store.history("web", limit=5) if d.kind == "abort")
+    recorded = store.events(abort.id)[0].data["plan"]["steps"]
+    assert recorded == json.loads(dry.stdout)["plan"]
 
 
 async def test_kill_9_mid_rollout_then_resume_finishes_the_rollout(canary_stack):
