@@ -18,6 +18,7 @@ BENCHMARKS = (
     ("judge", ["-m", "bench.judge"]),
     ("hosts", ["bench/bench_hosts.py"]),
     ("lb", ["bench/bench_lb.py"]),
+    ("http", ["bench/bench_http.py"]),
     ("rollback", ["bench/bench_rollback.py"]),
     ("canary", ["bench/bench_canary.py"]),
     ("tui", ["bench/bench_tui.py"]),

@@ -27,17 +27,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import docker
 import docker.errors
 import requests.exceptions
 
 from engines.errors import EngineError, EngineOperationFailed, InvalidTargetInput, TargetUnreachable
+from engines.http import EndpointUnreachable, http_get
 from engines.ssh import SshPool, SshTarget, validate_port, validate_remote_path
-
-if TYPE_CHECKING:
-    from asyncssh import SSHReader, SSHWriter
 
 LABEL_SERVICE = "shipdeck.service"
 LABEL_RELEASE = "shipdeck.release"
@@ -456,6 +454,8 @@ class DockerHost:
                 status = await self._http_status(
                     address, container.host_port, check.path, attempt_timeout_s
                 )
+            except EndpointUnreachable as exc:  # the container's port, not the host: retry
+                last_outcome = exc.cause
             except (TargetUnreachable, InvalidTargetInput):
                 raise
             except (EngineError, OSError, TimeoutError, ValueError) as exc:
@@ -665,32 +665,19 @@ class DockerHost:
         return str(address)
 
     async def _http_status(self, address: str, port: int, path: str, timeout_s: float) -> int:
-        """Status code of one HTTP/1.1 GET, through the SSH connection for
-        remote hosts (the port may be bound to the host's loopback)."""
-        async with asyncio.timeout(timeout_s):
-            # One protocol over either stream: asyncio's own, or one tunnelled through SSH.
-            reader: asyncio.StreamReader | SSHReader[bytes]
-            writer: asyncio.StreamWriter | SSHWriter[bytes]
-            if self.spec.ssh is not None:
-                assert self._pool is not None
-                reader, writer = await self._pool.open_tcp(
-                    self.spec.ssh, address, port, timeout_s=timeout_s
-                )
-            else:
-                reader, writer = await asyncio.open_connection(address, port)
-            try:
-                host_header = f"[{address}]" if ":" in address else address
-                writer.write(
-                    f"GET {path} HTTP/1.1\r\nHost: {host_header}:{port}\r\n"
-                    "User-Agent: shipdeck-health\r\nConnection: close\r\n\r\n".encode()
-                )
-                status_line = await reader.readline()
-            finally:
-                writer.close()
-        parts = status_line.decode("latin-1").split()
-        if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
-            raise ValueError(f"not an HTTP response: {status_line[:60]!r}")
-        return int(parts[1])
+        """Status code of one GET, through the SSH connection for remote hosts
+        (the port may be bound to the host's loopback)."""
+        response = await http_get(
+            address,
+            port,
+            path,
+            timeout_s=timeout_s,
+            pool=self._pool if self.spec.ssh is not None else None,
+            ssh=self.spec.ssh,
+            target_name=self.name,
+            read_body=False,
+        )
+        return response.status
 
     async def _docker_client(self) -> docker.DockerClient:
         """The SDK client for this host; re-made when the socket path changes."""

@@ -1,8 +1,9 @@
 """Where an LB lives: on the console's machine, or on a host reached over SSH.
 
 The writers only ever read/write files, run argv lists (never a shell string),
-send one command to a UNIX socket (the HAProxy runtime/master APIs) and make
-plain HTTP GETs; each transport does those things locally or through one SSH
+send one command to a UNIX socket (the HAProxy runtime/master APIs, not HTTP)
+and make plain HTTP GETs (through ``engines.http``, shipdeck's one HTTP
+client); each transport does those things locally or through one SSH
 connection, so the same writer drives a local LB and a remote one.
 """
 
@@ -20,8 +21,8 @@ from typing import Any, Protocol, cast
 import asyncssh
 
 from engines.errors import EngineOperationFailed, TargetUnreachable
+from engines.http import TcpOpener, host_header, http_get
 
-MAX_HEADER_LINES = 200
 MAX_SOCKET_REPLY_BYTES = 4 * 1024 * 1024
 StreamOpener = Callable[[], Awaitable[tuple[Any, Any]]]
 
@@ -72,45 +73,21 @@ def _check_socket_command(command: str) -> str:
 
 
 async def _http_get_over(
-    opener: StreamOpener, target: str, address: str, port: int, path: str, timeout_s: float
+    opener: TcpOpener | None, target: str, address: str, port: int, path: str, timeout_s: float
 ) -> tuple[int, dict[str, str]]:
-    """One HTTP/1.1 GET on a fresh connection (``Connection: close``), so every
-    call reaches whichever LB worker accepts new connections right now."""
-    if not path.startswith("/") or any(c in path for c in "\r\n \0"):
-        raise ValueError(f"refusing unsafe request path {path!r}")
-    name = f"{target} {address}:{port}"
-    try:
-        async with asyncio.timeout(timeout_s):
-            reader, writer = await opener()
-            try:
-                writer.write(
-                    f"GET {path} HTTP/1.1\r\nHost: {address}:{port}\r\n"
-                    "User-Agent: shipdeck-lb\r\nConnection: close\r\n\r\n".encode()
-                )
-                status_line = await reader.readline()
-                if isinstance(status_line, str):
-                    status_line = status_line.encode("latin-1")
-                parts = status_line.split()
-                if len(parts) < 2 or not parts[1].isdigit():
-                    raise TargetUnreachable(name, f"not an HTTP response: {status_line[:60]!r}")
-                headers: dict[str, str] = {}
-                for _ in range(MAX_HEADER_LINES):
-                    line = await reader.readline()
-                    if isinstance(line, str):
-                        line = line.encode("latin-1")
-                    if line in (b"\r\n", b"\n", b""):
-                        break
-                    key, _, value = line.decode("latin-1").partition(":")
-                    headers[key.strip().lower()] = value.strip()
-            finally:
-                writer.close()
-    except TargetUnreachable:
-        raise
-    except TimeoutError:
-        raise TargetUnreachable(name, f"GET {path} timed out after {timeout_s:g}s") from None
-    except (OSError, asyncssh.Error, asyncio.IncompleteReadError, ValueError) as error:
-        raise TargetUnreachable(name, f"GET {path} failed: {error}") from None
-    return int(parts[1]), headers
+    """Status and headers of one GET on a fresh connection (``engines.http``
+    never keeps one), so every call reaches whichever LB worker accepts new
+    connections right now. The body is not read."""
+    response = await http_get(
+        address,
+        port,
+        path,
+        timeout_s=timeout_s,
+        opener=opener,
+        target_name=f"{target} {host_header(address, port)}",
+        read_body=False,
+    )
+    return response.status, response.headers
 
 
 async def _socket_command_over(
@@ -251,7 +228,7 @@ class LocalTransport:
         self, address: str, port: int, path: str, timeout_s: float
     ) -> tuple[int, dict[str, str]]:
         return await _http_get_over(
-            lambda: asyncio.open_connection(address, port),
+            None,
             self.name,
             address,
             port,
@@ -372,13 +349,18 @@ class SshTransport:
         self, address: str, port: int, path: str, timeout_s: float
     ) -> tuple[int, dict[str, str]]:
         return await _http_get_over(
-            lambda: self.conn.open_connection(address, port, encoding=None),
+            self._open_tcp,
             self.name,
             address,
             port,
             path,
             timeout_s,
         )
+
+    async def _open_tcp(self, host: str, port: int, timeout_s: float) -> tuple[Any, Any]:
+        """A TCP stream opened by the LB's host (direct-tcpip), for ``engines.http``."""
+        async with asyncio.timeout(timeout_s):
+            return await self.conn.open_connection(host, port, encoding=None)
 
     async def socket_command(self, path: Path, command: str, timeout_s: float) -> str:
         return await _socket_command_over(

@@ -22,6 +22,7 @@ from types import MappingProxyType
 from prometheus_client.parser import text_string_to_metric_families
 
 from engines.errors import EngineOperationFailed, InvalidTargetInput, TargetUnreachable
+from engines.http import http_get
 from engines.metrics.increments import (
     Point,
     counter_increase,
@@ -32,7 +33,6 @@ from engines.metrics.increments import (
 from engines.metrics.records import TRACKS, ArmSample, IntervalSample
 
 HOST_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
-MAX_PAGE_BYTES = 8 * 1024 * 1024
 
 SeriesKey = tuple[str, tuple[tuple[str, str], ...]]  # (sample name, sorted labels)
 
@@ -92,38 +92,19 @@ class Snapshot:
 
 
 async def http_fetch(target: ScrapeTarget, timeout_s: float) -> str:
-    """GET the metrics page over plain HTTP/1.0 (stdlib streams)."""
-
-    async def fetch() -> str:
-        reader, writer = await asyncio.open_connection(target.host, target.port)
-        try:
-            writer.write(
-                f"GET {target.path} HTTP/1.0\r\nHost: {target.host}\r\n"
-                "Accept: text/plain\r\nConnection: close\r\n\r\n".encode()
-            )
-            await writer.drain()
-            raw = await reader.read(MAX_PAGE_BYTES + 1)
-            while len(raw) <= MAX_PAGE_BYTES:
-                chunk = await reader.read(MAX_PAGE_BYTES + 1 - len(raw))
-                if not chunk:
-                    break
-                raw += chunk
-        finally:
-            writer.close()
-        if len(raw) > MAX_PAGE_BYTES:
-            raise EngineOperationFailed(target.name, "metrics page too large")
-        head, _, body = raw.partition(b"\r\n\r\n")
-        status = head.split(b"\r\n", 1)[0].split()
-        if len(status) < 2 or status[1] != b"200":
-            raise EngineOperationFailed(target.name, f"metrics answered {head[:60]!r}")
-        return body.decode("utf-8", errors="replace")
-
-    try:
-        return await asyncio.wait_for(fetch(), timeout_s)
-    except TimeoutError:
-        raise TargetUnreachable(target.name, f"metrics timed out after {timeout_s:g}s") from None
-    except OSError as exc:
-        raise TargetUnreachable(target.name, f"metrics unreachable: {exc}") from None
+    """GET the metrics page directly (through ``engines.http``, whose body
+    limit bounds the page); anything but 200 fails."""
+    response = await http_get(
+        target.host,
+        target.port,
+        target.path,
+        timeout_s=timeout_s,
+        target_name=target.name,
+        headers={"Accept": "text/plain"},
+    )
+    if response.status != 200:
+        raise EngineOperationFailed(target.name, f"metrics answered HTTP {response.status}")
+    return response.text
 
 
 def parse_page(
