@@ -35,7 +35,6 @@ IMAGE_REF_RE = re.compile(
     rf"\A(?P<repo>{_REPOSITORY})(?::(?P<tag>[\w][\w.-]{{0,127}}))?(?:@(?P<digest>sha256:[a-f0-9]{{64}}))?\Z",
     re.ASCII,
 )
-RELEASE_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
 ENV_NAME_RE = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
 # Docker label keys (engines/docker_host.py); the schema label is a prefix of two of them.
 LABEL_PREFIX_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._/-]{0,100}\Z")
@@ -98,12 +97,6 @@ def check_port(value: object) -> str | None:
 def check_repository(value: object) -> str | None:
     if not isinstance(value, str) or not REPOSITORY_RE.fullmatch(value):
         return f"invalid image repository {_short(value)}: expected e.g. registry:5000/team/app"
-    return None
-
-
-def check_image_ref(value: object) -> str | None:
-    if not isinstance(value, str) or not IMAGE_REF_RE.fullmatch(value):
-        return f"invalid image reference {_short(value)}: expected REPOSITORY[:TAG][@sha256:DIGEST]"
     return None
 
 
